@@ -1,0 +1,88 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "ModelHost",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "modelhost", targets: ["modelhost"]),
+        .library(name: "PluginKit", targets: ["PluginKit"]),
+        // Example plugins, built as shared libraries the host loads with dlopen.
+        .library(name: "EchoPlugin", type: .dynamic, targets: ["EchoPlugin"]),
+        .library(name: "IntentClassifierPlugin", type: .dynamic, targets: ["IntentClassifierPlugin"]),
+        .library(name: "AnomalyDetectorPlugin", type: .dynamic, targets: ["AnomalyDetectorPlugin"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        // MARK: The plugin ABI and the runtime core (toolchain only).
+        .target(name: "CModelHostPlugin"),
+        .target(name: "PluginKit", dependencies: ["CModelHostPlugin", "ModelHostCore"]),
+        .target(name: "ModelHostCore"),
+        .target(name: "ModelManifest", dependencies: ["ModelHostCore"]),
+        .target(
+            name: "PluginLoader",
+            dependencies: ["CModelHostPlugin", "ModelHostCore", "ModelManifest"],
+            linkerSettings: [.linkedLibrary("dl")]
+        ),
+        .target(name: "ModelRegistry", dependencies: ["ModelHostCore", "ModelManifest", "PluginLoader"]),
+
+        // MARK: The HTTP edge and the command line.
+        .target(
+            name: "ModelHostHTTP",
+            dependencies: [
+                "ModelHostCore", "ModelManifest", "ModelRegistry",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "modelhost",
+            dependencies: [
+                "ModelHostCore", "ModelManifest", "PluginLoader", "ModelRegistry", "ModelHostHTTP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // MARK: Example plugins.
+        .target(name: "EchoPlugin", dependencies: ["CModelHostPlugin"], path: "plugins/echo"),
+        .target(name: "IntentClassifierPlugin", dependencies: ["PluginKit"], path: "plugins/intent-classifier", exclude: ["artifacts", "training"]),
+        .target(name: "AnomalyDetectorPlugin", dependencies: ["PluginKit"], path: "plugins/anomaly-detector", exclude: ["artifacts", "training"]),
+
+        // MARK: Tests.
+        .testTarget(name: "ModelHostCoreTests", dependencies: ["ModelHostCore"]),
+        .testTarget(name: "ModelManifestTests", dependencies: ["ModelManifest"]),
+        .testTarget(name: "PluginKitTests", dependencies: ["PluginKit", "CModelHostPlugin"]),
+        .testTarget(
+            name: "PluginLoaderTests",
+            dependencies: ["PluginLoader", "ModelHostCore", "ModelManifest"],
+            exclude: ["Fixtures"]
+        ),
+        .testTarget(name: "ModelRegistryTests", dependencies: ["ModelRegistry", "PluginLoader", "ModelManifest", "ModelHostCore"]),
+        .testTarget(
+            name: "ModelHostHTTPTests",
+            dependencies: [
+                "ModelHostHTTP", "ModelRegistry", "ModelHostCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(name: "IntentClassifierPluginTests", dependencies: ["IntentClassifierPlugin", "PluginKit"]),
+        .testTarget(name: "AnomalyDetectorPluginTests", dependencies: ["AnomalyDetectorPlugin", "PluginKit"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
+
+// Strict settings for every Swift target, in one place.
+for target in package.targets where target.name != "CModelHostPlugin" && target.name != "EchoPlugin" {
+    var settings = target.swiftSettings ?? []
+    // Require `any` for existential types (SE-0335).
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    // Only what a file imports is visible in it (SE-0444).
+    settings.append(.enableUpcomingFeature("MemberImportVisibility"))
+    target.swiftSettings = settings
+}
