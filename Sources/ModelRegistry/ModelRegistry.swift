@@ -1,0 +1,99 @@
+import ModelHostCore
+import ModelManifest
+import PluginLoader
+import Synchronization
+
+/// Every known version of every model, and which version of each is active.
+///
+/// Every loaded version stays resident. The active version of a model is its highest ready
+/// semantic version. Reads take a short lock to copy an immutable snapshot; no lock is ever held
+/// across plugin code, so lookups on the request path are cheap and never wait for an `infer`.
+public final class ModelRegistry: Sendable {
+    /// A ready version chosen to serve a request.
+    public struct Resolution: Sendable {
+        /// The version's record.
+        public var record: ModelVersionRecord
+        /// The instance to call.
+        public var instance: PluginInstance
+        /// The version's manifest.
+        public var manifest: Manifest
+    }
+
+    /// Everything the registry knows at one moment; never mutated once published.
+    public struct Snapshot: Sendable {
+        /// Records by model name, each list sorted from lowest to highest version.
+        public var models: [String: [ModelVersionRecord]] = [:]
+
+        /// The active (highest ready) version of `name`.
+        public func activeVersion(of name: String) -> ModelVersionRecord? {
+            models[name]?.last { $0.isReady }
+        }
+
+        /// Whether at least one model is known and every known model has a ready version.
+        public var isEveryModelReady: Bool {
+            !models.isEmpty && models.keys.allSatisfy { activeVersion(of: $0) != nil }
+        }
+    }
+
+    private let state = Mutex(Snapshot())
+
+    /// Creates an empty registry.
+    public init() {}
+
+    /// The current snapshot.
+    public var snapshot: Snapshot {
+        state.withLock { $0 }
+    }
+
+    /// Adds a version, or replaces the record of the same name and version.
+    public func register(_ record: ModelVersionRecord) {
+        state.withLock { snapshot in
+            var versions = snapshot.models[record.name, default: []]
+            versions.removeAll { $0.version == record.version }
+            versions.append(record)
+            versions.sort(by: Self.isOrderedBefore)
+            snapshot.models[record.name] = versions
+        }
+    }
+
+    /// Chooses the version to serve a request.
+    ///
+    /// - Parameters:
+    ///   - name: The model's name.
+    ///   - version: A version the caller asked for, or `nil` for the active one.
+    /// - Throws: ``ModelHostError`` with ``ModelHostError/Code/modelNotFound`` for an unknown model
+    ///   or version, ``ModelHostError/Code/modelNotReady`` when it exists but cannot serve.
+    public func resolve(_ name: String, version: String? = nil) throws(ModelHostError) -> Resolution {
+        guard let versions = state.withLock({ $0.models[name] }) else {
+            throw ModelHostError(.modelNotFound, "model \"\(name)\" is not known to this server")
+        }
+        let chosen: ModelVersionRecord
+        if let version {
+            guard let record = versions.first(where: { $0.version == version }) else {
+                let known = versions.map(\.version).joined(separator: ", ")
+                throw ModelHostError(.modelNotFound, "model \"\(name)\" has no version \"\(version)\" (known: \(known))")
+            }
+            chosen = record
+        } else {
+            guard let record = versions.last(where: \.isReady) else {
+                throw ModelHostError(.modelNotReady, "model \"\(name)\" has no ready version")
+            }
+            chosen = record
+        }
+        guard let instance = chosen.instance, let manifest = chosen.manifest else {
+            let reason = chosen.failure.map { ": \($0.code): \($0.message)" } ?? ""
+            throw ModelHostError(.modelNotReady, "model \"\(name)\" version \(chosen.version) is not ready\(reason)", modelVersion: chosen.version)
+        }
+        return Resolution(record: chosen, instance: instance, manifest: manifest)
+    }
+
+    /// Semantic versions in precedence order; anything else after them, by text.
+    private static func isOrderedBefore(_ lhs: ModelVersionRecord, _ rhs: ModelVersionRecord) -> Bool {
+        switch (lhs.semanticVersion, rhs.semanticVersion) {
+        case let (left?, right?): left < right
+        case (.some, nil): true
+        case (nil, .some): false
+        case (nil, nil): lhs.version < rhs.version
+        }
+    }
+}

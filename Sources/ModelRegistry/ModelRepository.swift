@@ -1,0 +1,116 @@
+import Foundation
+import ModelHostCore
+import ModelManifest
+import PluginLoader
+
+/// Owns the models directory: finds the bundles in it, loads each, and records the outcome in
+/// the registry.
+///
+/// The directory holds `<name>/<version>/` bundles. Entries whose names start with `.` are
+/// skipped (staging areas for copies in progress). One bad bundle never stops the others.
+public actor ModelRepository {
+    /// Where the repository reads from and how it loads.
+    public struct Configuration: Sendable {
+        /// The models directory.
+        public var directory: String
+        /// Bundles loaded at the same time. Default 2.
+        public var maxConcurrentLoads: Int = 2
+
+        /// Creates a configuration for `directory`.
+        public init(directory: String) {
+            self.directory = directory
+        }
+    }
+
+    /// The outcome of loading one bundle.
+    public struct Report: Sendable {
+        /// The record the registry now holds.
+        public var record: ModelVersionRecord
+    }
+
+    private let configuration: Configuration
+    private let registry: ModelRegistry
+    private let loader: PluginLoader
+
+    /// Creates a repository that registers what it loads in `registry`.
+    public init(configuration: Configuration, registry: ModelRegistry, loader: PluginLoader = PluginLoader()) {
+        self.configuration = configuration
+        self.registry = registry
+        self.loader = loader
+    }
+
+    /// Loads every bundle in the directory and registers each, ready or failed.
+    ///
+    /// - Returns: One report per bundle, in name and version order.
+    /// - Throws: ``ModelHostError`` only when the models directory itself cannot be read.
+    public func loadAll() async throws(ModelHostError) -> [Report] {
+        let bundles = try discoverBundles()
+        var reports: [Report] = []
+        var pending = bundles[...]
+        await withTaskGroup(of: Report.self) { group in
+            for _ in 0..<max(1, configuration.maxConcurrentLoads) {
+                guard let next = pending.popFirst() else { break }
+                group.addTask { await self.load(next) }
+            }
+            for await report in group {
+                reports.append(report)
+                if let next = pending.popFirst() {
+                    group.addTask { await self.load(next) }
+                }
+            }
+        }
+        return reports.sorted { ($0.record.name, $0.record.version) < ($1.record.name, $1.record.version) }
+    }
+
+    private struct Candidate: Sendable {
+        var name: String
+        var version: String
+        var directory: String
+    }
+
+    private nonisolated func load(_ candidate: Candidate) async -> Report {
+        let record: ModelVersionRecord
+        do {
+            let loaded = try await loader.load(bundleAt: candidate.directory)
+            record = ModelVersionRecord(
+                name: candidate.name, version: candidate.version, directory: loaded.directory,
+                manifest: loaded.manifest, state: .ready(loaded.instance)
+            )
+        } catch {
+            let manifest = try? Manifest.load(contentsOf: candidate.directory + "/" + BundleVerifier.manifestFileName)
+            record = ModelVersionRecord(
+                name: candidate.name, version: candidate.version, directory: candidate.directory,
+                manifest: manifest, state: .failed(error)
+            )
+        }
+        registry.register(record)
+        return Report(record: record)
+    }
+
+    private func discoverBundles() throws(ModelHostError) -> [Candidate] {
+        let root = configuration.directory
+        let files = FileManager.default
+        let names: [String]
+        do {
+            names = try files.contentsOfDirectory(atPath: root)
+        } catch {
+            throw ModelHostError(.internal, "the models directory \(root) cannot be read: \(error.localizedDescription)")
+        }
+        var candidates: [Candidate] = []
+        for name in names.sorted() where !name.hasPrefix(".") {
+            let modelDirectory = root + "/" + name
+            guard Self.isDirectory(modelDirectory), let versions = try? files.contentsOfDirectory(atPath: modelDirectory) else { continue }
+            for version in versions.sorted() where !version.hasPrefix(".") {
+                let directory = modelDirectory + "/" + version
+                guard Self.isDirectory(directory) else { continue }
+                candidates.append(Candidate(name: name, version: version, directory: directory))
+            }
+        }
+        return candidates
+    }
+
+    private static func isDirectory(_ path: String) -> Bool {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
+    }
+}

@@ -1,0 +1,52 @@
+import ModelHostCore
+import ModelManifest
+import PluginLoader
+
+/// One version of one model as the registry knows it: ready to serve, or failed with its reason.
+public struct ModelVersionRecord: Sendable {
+    /// Where a version stands.
+    public enum State: Sendable {
+        /// Loaded, created and warmed up.
+        case ready(PluginInstance)
+        /// Refused; the error says which check failed and why.
+        case failed(BundleError)
+    }
+
+    /// The model's name (the bundle's name folder).
+    public var name: String
+    /// The version's text (the bundle's version folder).
+    public var version: String
+    /// The parsed version, when the folder's name is a semantic version.
+    public var semanticVersion: SemanticVersion?
+    /// The bundle directory.
+    public var directory: String
+    /// The manifest, when it could be read.
+    public var manifest: Manifest?
+    /// Ready or failed.
+    public var state: State
+
+    /// Creates a record.
+    public init(name: String, version: String, directory: String, manifest: Manifest?, state: State) {
+        self.name = name
+        self.version = version
+        self.semanticVersion = SemanticVersion(version)
+        self.directory = directory
+        self.manifest = manifest
+        self.state = state
+    }
+
+    /// The ready instance, or `nil` for a failed version.
+    public var instance: PluginInstance? {
+        if case .ready(let instance) = state { return instance }
+        return nil
+    }
+
+    /// Whether the version serves.
+    public var isReady: Bool { instance != nil }
+
+    /// Why the version does not serve, or `nil` when it does.
+    public var failure: BundleError? {
+        if case .failed(let error) = state { return error }
+        return nil
+    }
+}

@@ -1,0 +1,54 @@
+/// A bundle the host cannot serve: which bundle, which check failed, and why.
+///
+/// One bad bundle never stops the host: the error is logged, shown in the repository index, and
+/// every other bundle serves.
+public struct BundleError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The check that failed. New codes may be added; match on the static members.
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        /// The stable spelling, shown in the repository index.
+        public let rawValue: String
+
+        private init(_ rawValue: String) { self.rawValue = rawValue }
+
+        /// The manifest is missing, unreadable or invalid.
+        public static let invalidManifest = Code("invalid_manifest")
+        /// The bundle's folders are not `<name>/<version>/` as the manifest says.
+        public static let layoutMismatch = Code("layout_mismatch")
+        /// The library file named by the manifest is not in the bundle.
+        public static let libraryMissing = Code("library_missing")
+        /// The library's SHA-256 differs from the manifest's.
+        public static let checksumMismatch = Code("checksum_mismatch")
+        /// The library resolves outside the bundle (symlink or `..`).
+        public static let pathEscape = Code("path_escape")
+        /// The bundle, manifest or library is writable by group or others.
+        public static let insecurePermissions = Code("insecure_permissions")
+        /// `dlopen` refused the library.
+        public static let loadFailed = Code("load_failed")
+        /// The library does not export the entry symbol.
+        public static let entryMissing = Code("entry_missing")
+        /// The plugin was built for another ABI, or its table is not one the host understands.
+        public static let abiMismatch = Code("abi_mismatch")
+        /// The plugin's `create` failed.
+        public static let createFailed = Code("create_failed")
+        /// A warmup sample failed.
+        public static let warmupFailed = Code("warmup_failed")
+
+        public var description: String { rawValue }
+    }
+
+    /// The check that failed.
+    public var code: Code
+    /// The bundle directory.
+    public var bundle: String
+    /// What is wrong and, where there is one, the fix.
+    public var message: String
+
+    /// Creates an error.
+    public init(_ code: Code, bundle: String, _ message: String) {
+        self.code = code
+        self.bundle = bundle
+        self.message = message
+    }
+
+    public var description: String { "\(bundle): \(code): \(message)" }
+}
