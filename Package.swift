@@ -33,7 +33,7 @@ let package = Package(
         .target(
             name: "ModelHostHTTP",
             dependencies: [
-                "ModelHostCore", "ModelManifest", "ModelRegistry",
+                "ModelHostCore", "ModelManifest", "ModelRegistry", "PluginLoader",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,0 +1,40 @@
+import ModelHostCore
+import NIOHTTP1
+
+extension ModelHostError.Code {
+    /// The HTTP status each error code is answered with: the one place they are mapped.
+    public var httpStatus: HTTPResponseStatus {
+        switch self {
+        case .invalidRequest, .validation: .badRequest
+        case .authentication: .unauthorized
+        case .authorization: .forbidden
+        case .rateLimited: .tooManyRequests
+        case .routeNotFound, .modelNotFound: .notFound
+        case .methodNotAllowed: .methodNotAllowed
+        case .payloadTooLarge: .payloadTooLarge
+        case .modelNotReady, .unavailable: .serviceUnavailable
+        case .timeout: .gatewayTimeout
+        case .pluginError, .internal: .internalServerError
+        default: .internalServerError
+        }
+    }
+}
+
+extension HTTPResponse {
+    /// The Open Inference Protocol error shape, `{"error": "...", "code": "..."}`, with the
+    /// status that ``ModelHostError/Code/httpStatus`` assigns.
+    public init(error: ModelHostError) {
+        var writer = JSONWriter(capacity: 64 + error.message.utf8.count)
+        writer.raw("{")
+        writer.key("error")
+        writer.string(error.message)
+        writer.raw(",")
+        writer.key("code")
+        writer.string(error.code.rawValue)
+        writer.raw("}")
+        self = .json(error.code.httpStatus, writer.bytes, modelVersion: error.modelVersion)
+        if error.code.httpStatus == .serviceUnavailable || error.code == .rateLimited {
+            headers.add(name: "Retry-After", value: "1")
+        }
+    }
+}

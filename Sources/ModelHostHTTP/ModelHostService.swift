@@ -1,0 +1,235 @@
+import ModelHostCore
+import ModelManifest
+import ModelRegistry
+import PluginLoader
+import NIOCore
+import NIOHTTP1
+
+/// The application behind the HTTP edge: routes each request to the registry and the models,
+/// and turns the outcome, success or ``ModelHostError``, into a response.
+public struct ModelHostService: Sendable {
+    /// What the server reports about itself.
+    public struct Configuration: Sendable {
+        /// The server's name in `GET /v2`. Default `modelhost`.
+        public var serverName: String = "modelhost"
+        /// The server's version in `GET /v2`. Default the package's version.
+        public var serverVersion: String = ModelHostService.version
+
+        /// Creates a configuration with every field at its default.
+        public init() {}
+    }
+
+    /// The version of ModelHost.
+    public static let version = "0.1.0"
+
+    /// The protocol extensions this server implements, listed in `GET /v2`.
+    public static let extensions = ["model_repository", "predict"]
+
+    private let registry: ModelRegistry
+    private let configuration: Configuration
+
+    /// Creates a service over `registry`.
+    public init(registry: ModelRegistry, configuration: Configuration = .init()) {
+        self.registry = registry
+        self.configuration = configuration
+    }
+
+    /// Answers one request. Never throws: every failure becomes an error response.
+    public func respond(to request: HTTPRequest) async -> HTTPResponse {
+        do {
+            return try await route(request)
+        } catch {
+            return HTTPResponse(error: error)
+        }
+    }
+
+    private func route(_ request: HTTPRequest) async throws(ModelHostError) -> HTTPResponse {
+        switch Route(method: request.method, path: request.path) {
+        case .serverLive:
+            return .json(.ok, Array(#"{"live":true}"#.utf8))
+        case .serverReady:
+            let isReady = registry.snapshot.isEveryModelReady
+            return .json(isReady ? .ok : .serviceUnavailable, Array((isReady ? #"{"ready":true}"# : #"{"ready":false}"#).utf8))
+        case .serverMetadata:
+            return .json(.ok, serverMetadata())
+        case .modelMetadata(let name, let version):
+            return try modelMetadata(name: name, version: version)
+        case .modelReady(let name, let version):
+            return try modelReady(name: name, version: version)
+        case .infer(let name, let version):
+            return try await infer(name: name, version: version, body: request.body)
+        case .predict(let name):
+            return try await predict(name: name, body: request.body)
+        case .repositoryIndex:
+            return .json(.ok, repositoryIndex())
+        case .methodNotAllowed(let allowed):
+            var response = HTTPResponse(error: ModelHostError(.methodNotAllowed, "\(request.method) is not allowed on \(request.path); use \(allowed.map(\.rawValue).joined(separator: ", "))"))
+            response.headers.add(name: "Allow", value: allowed.map(\.rawValue).joined(separator: ", "))
+            return response
+        case .notFound:
+            throw ModelHostError(.routeNotFound, "no route for \(request.method) \(request.path)")
+        }
+    }
+
+    private func infer(name: String, version: String?, body: ByteBuffer) async throws(ModelHostError) -> HTTPResponse {
+        let resolution = try registry.resolve(name, version: version)
+        let served = resolution.record.version
+        do {
+            let request = try InferenceRequest(body: body)
+            try resolution.manifest.checkInputs(request.inputs)
+            var outputs = try await resolution.instance.infer(request.inputs)
+            if let requested = request.requestedOutputs {
+                outputs = try select(requested, from: outputs, model: name)
+            }
+            let bytes = try InferenceResponseWriter.inferenceResponse(model: name, version: served, id: request.id, outputs: outputs)
+            return .json(.ok, bytes, modelVersion: served)
+        } catch {
+            throw Self.attributed(error, to: served)
+        }
+    }
+
+    private func predict(name: String, body: ByteBuffer) async throws(ModelHostError) -> HTTPResponse {
+        let resolution = try registry.resolve(name)
+        let served = resolution.record.version
+        do {
+            let inputs = try PredictCodec.inputs(from: body, manifest: resolution.manifest)
+            try resolution.manifest.checkInputs(inputs)
+            let outputs = try await resolution.instance.infer(inputs)
+            return .json(.ok, try PredictCodec.response(outputs: outputs, model: name, version: served), modelVersion: served)
+        } catch {
+            throw Self.attributed(error, to: served)
+        }
+    }
+
+    private func select(_ requested: [String], from outputs: [Tensor], model: String) throws(ModelHostError) -> [Tensor] {
+        try requested.map { name throws(ModelHostError) in
+            guard let output = outputs.first(where: { $0.name == name }) else {
+                let produced = outputs.map(\.name).joined(separator: ", ")
+                throw ModelHostError(.validation, "output \"\(name)\" is not produced by model \"\(model)\" (outputs: \(produced))")
+            }
+            return output
+        }
+    }
+
+    private static func attributed(_ error: ModelHostError, to version: String) -> ModelHostError {
+        var error = error
+        if error.modelVersion == nil { error.modelVersion = version }
+        return error
+    }
+
+    private func serverMetadata() -> [UInt8] {
+        var writer = JSONWriter()
+        writer.raw("{")
+        writer.key("name")
+        writer.string(configuration.serverName)
+        writer.raw(",")
+        writer.key("version")
+        writer.string(configuration.serverVersion)
+        writer.raw(",")
+        writer.key("extensions")
+        writer.write(.array(Self.extensions.map(JSONValue.string)))
+        writer.raw("}")
+        return writer.bytes
+    }
+
+    private func modelMetadata(name: String, version: String?) throws(ModelHostError) -> HTTPResponse {
+        let snapshot = registry.snapshot
+        let record = try Self.record(name: name, version: version, in: snapshot)
+        guard let manifest = record.manifest else {
+            throw ModelHostError(.modelNotReady, "model \"\(name)\" version \(record.version) has no readable manifest: \(record.failure?.message ?? "")", modelVersion: record.version)
+        }
+        var writer = JSONWriter()
+        writer.raw("{")
+        writer.key("name")
+        writer.string(name)
+        writer.raw(",")
+        writer.key("versions")
+        writer.write(.array((snapshot.models[name] ?? []).map { .string($0.version) }))
+        writer.raw(",")
+        writer.key("platform")
+        writer.string(manifest.platform)
+        for (key, specs) in [("inputs", manifest.inputs), ("outputs", manifest.outputs)] {
+            writer.raw(",")
+            writer.key(key)
+            writer.raw("[")
+            for (index, spec) in specs.enumerated() {
+                if index > 0 { writer.raw(",") }
+                writer.raw("{")
+                writer.key("name")
+                writer.string(spec.name)
+                writer.raw(",")
+                writer.key("datatype")
+                writer.string(spec.datatype.rawValue)
+                writer.raw(",")
+                writer.key("shape")
+                InferenceResponseWriter.writeShape(spec.shape, to: &writer)
+                writer.raw("}")
+            }
+            writer.raw("]")
+        }
+        writer.raw("}")
+        return .json(.ok, writer.bytes, modelVersion: record.version)
+    }
+
+    private func modelReady(name: String, version: String?) throws(ModelHostError) -> HTTPResponse {
+        let record = try Self.record(name: name, version: version, in: registry.snapshot)
+        var writer = JSONWriter()
+        writer.raw("{")
+        writer.key("name")
+        writer.string(name)
+        writer.raw(",")
+        writer.key("ready")
+        writer.bool(record.isReady)
+        writer.raw("}")
+        return .json(record.isReady ? .ok : .serviceUnavailable, writer.bytes, modelVersion: record.version)
+    }
+
+    /// The record a metadata or readiness request names: the given version, else the active
+    /// one, else (no version ready) the highest known, so its failure can be reported.
+    private static func record(name: String, version: String?, in snapshot: ModelRegistry.Snapshot) throws(ModelHostError) -> ModelVersionRecord {
+        guard let versions = snapshot.models[name] else {
+            throw ModelHostError(.modelNotFound, "model \"\(name)\" is not known to this server")
+        }
+        if let version {
+            guard let record = versions.first(where: { $0.version == version }) else {
+                throw ModelHostError(.modelNotFound, "model \"\(name)\" has no version \"\(version)\" (known: \(versions.map(\.version).joined(separator: ", ")))")
+            }
+            return record
+        }
+        return snapshot.activeVersion(of: name) ?? versions[versions.count - 1]
+    }
+
+    private func repositoryIndex() -> [UInt8] {
+        let snapshot = registry.snapshot
+        var writer = JSONWriter()
+        writer.raw("[")
+        var isFirst = true
+        for name in snapshot.models.keys.sorted() {
+            let active = snapshot.activeVersion(of: name)?.version
+            for record in snapshot.models[name] ?? [] {
+                if !isFirst { writer.raw(",") }
+                isFirst = false
+                writer.raw("{")
+                writer.key("name")
+                writer.string(record.name)
+                writer.raw(",")
+                writer.key("version")
+                writer.string(record.version)
+                writer.raw(",")
+                writer.key("state")
+                writer.string(record.isReady ? "READY" : "UNAVAILABLE")
+                writer.raw(",")
+                writer.key("active")
+                writer.bool(record.version == active)
+                if let failure = record.failure {
+                    writer.raw(",")
+                    writer.key("reason")
+                    writer.string("\(failure.code): \(failure.message)")
+                }
+                writer.raw("}")
+            }
+        }
+        writer.raw("]")
+        return writer.bytes
+    }
+}

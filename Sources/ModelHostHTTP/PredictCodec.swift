@@ -1,0 +1,78 @@
+import Foundation
+import ModelHostCore
+import ModelManifest
+import NIOCore
+
+/// The plain JSON API, `POST /predict/{model}`: a JSON object keyed by input name in, a JSON
+/// object keyed by output name out, for callers who do not speak tensors.
+///
+/// An input's value is a scalar or a (nested) array; its datatype comes from the manifest, its
+/// shape from the nesting, with leading dimensions of 1 added up to the declared rank (a scalar
+/// for a `[-1]` input is a batch of one). An output with a single element is written bare.
+enum PredictCodec {
+    /// Decodes a body into input tensors shaped for `manifest`.
+    ///
+    /// - Throws: ``ModelHostError`` with ``ModelHostError/Code/invalidRequest`` naming the key.
+    static func inputs(from body: ByteBuffer, manifest: Manifest) throws(ModelHostError) -> [Tensor] {
+        let object: [String: JSONValue]
+        do {
+            object = try JSONDecoder().decode([String: JSONValue].self, from: Data(body.readableBytesView))
+        } catch let error as DecodingError {
+            if case .typeMismatch = error {
+                throw ModelHostError(.invalidRequest, "request body: must be a JSON object keyed by input name")
+            }
+            throw ModelHostError(.invalidRequest, "request body: \(InferenceRequest.describe(error))")
+        } catch {
+            throw ModelHostError(.invalidRequest, "request body: \(error)")
+        }
+        var tensors: [Tensor] = []
+        for key in object.keys.sorted() {
+            guard let spec = manifest.input(named: key) else {
+                let declared = manifest.inputs.map(\.name).joined(separator: ", ")
+                throw ModelHostError(.validation, "\"\(key)\" is not an input of model \"\(manifest.name)\" (inputs: \(declared))")
+            }
+            let value = object[key]!
+            guard var shape = shape(of: value) else {
+                throw ModelHostError(.invalidRequest, "\"\(key)\": nested arrays must be rectangular")
+            }
+            while shape.count < spec.shape.count { shape.insert(1, at: 0) }
+            do {
+                tensors.append(try Tensor(name: key, datatype: spec.datatype, shape: shape, json: value))
+            } catch {
+                throw ModelHostError(.invalidRequest, error.description)
+            }
+        }
+        return tensors
+    }
+
+    /// Writes outputs as `{"name": value, ...}`.
+    static func response(outputs: [Tensor], model: String, version: String) throws(ModelHostError) -> [UInt8] {
+        var writer = JSONWriter(capacity: 64 + outputs.reduce(0) { $0 + $1.data.count * 3 })
+        writer.raw("{")
+        for (index, output) in outputs.enumerated() {
+            if index > 0 { writer.raw(",") }
+            writer.key(output.name)
+            do {
+                try output.writeJSONData(to: &writer, unwrapsSingleElement: true)
+            } catch {
+                throw ModelHostError(.pluginError, "model \"\(model)\" returned an output JSON cannot carry: \(error)", modelVersion: version)
+            }
+        }
+        writer.raw("}")
+        return writer.bytes
+    }
+
+    /// The shape of a nested array, or `nil` when it is ragged.
+    private static func shape(of value: JSONValue) -> [Int]? {
+        guard case .array(let elements) = value else { return [1] }
+        guard let first = elements.first else { return [0] }
+        guard case .array = first else {
+            return elements.allSatisfy({ if case .array = $0 { false } else { true } }) ? [elements.count] : nil
+        }
+        guard let inner = shape(of: first) else { return nil }
+        for element in elements.dropFirst() {
+            guard case .array = element, shape(of: element) == inner else { return nil }
+        }
+        return [elements.count] + inner
+    }
+}

@@ -1,0 +1,12 @@
+import ArgumentParser
+
+/// The `modelhost` command: serve models, validate bundles, assemble bundles.
+@main
+struct ModelHostCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "modelhost",
+        abstract: "Serve ML models from native plugins over the Open Inference Protocol.",
+        version: "0.1.0",
+        subcommands: [ServeCommand.self, ValidateCommand.self, BundleCommand.self]
+    )
+}
