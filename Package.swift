@@ -49,30 +49,31 @@ let package = Package(
 
         // MARK: Example plugins.
         .target(name: "EchoPlugin", dependencies: ["CModelHostPlugin"], path: "plugins/echo"),
-        .target(name: "IntentClassifierPlugin", dependencies: ["PluginKit"], path: "plugins/intent-classifier", exclude: ["artifacts", "training"]),
-        .target(name: "AnomalyDetectorPlugin", dependencies: ["PluginKit"], path: "plugins/anomaly-detector", exclude: ["artifacts", "training"]),
+        // Each Swift plugin is a model target (tested directly) and an entry target holding only the
+        // exported symbol, so that test binaries never link two definitions of it.
+        .target(name: "IntentClassifierModel", dependencies: ["PluginKit"], path: "plugins/intent-classifier/Model"),
+        .target(name: "IntentClassifierPlugin", dependencies: ["IntentClassifierModel", "PluginKit"], path: "plugins/intent-classifier/Plugin"),
+        .target(name: "AnomalyDetectorModel", dependencies: ["PluginKit"], path: "plugins/anomaly-detector/Model"),
+        .target(name: "AnomalyDetectorPlugin", dependencies: ["AnomalyDetectorModel", "PluginKit"], path: "plugins/anomaly-detector/Plugin"),
 
         // MARK: Tests.
+        .target(name: "ModelHostTestKit", dependencies: ["ModelHostCore"], path: "Tests/ModelHostTestKit"),
         .testTarget(name: "ModelHostCoreTests", dependencies: ["ModelHostCore"]),
         .testTarget(name: "ModelManifestTests", dependencies: ["ModelManifest"]),
         .testTarget(name: "PluginKitTests", dependencies: ["PluginKit", "CModelHostPlugin"]),
-        .testTarget(
-            name: "PluginLoaderTests",
-            dependencies: ["PluginLoader", "ModelHostCore", "ModelManifest"],
-            exclude: ["Fixtures"]
-        ),
-        .testTarget(name: "ModelRegistryTests", dependencies: ["ModelRegistry", "PluginLoader", "ModelManifest", "ModelHostCore"]),
+        .testTarget(name: "PluginLoaderTests", dependencies: ["PluginLoader", "ModelHostCore", "ModelManifest", "ModelHostTestKit"]),
+        .testTarget(name: "ModelRegistryTests", dependencies: ["ModelRegistry", "PluginLoader", "ModelManifest", "ModelHostCore", "ModelHostTestKit"]),
         .testTarget(
             name: "ModelHostHTTPTests",
             dependencies: [
-                "ModelHostHTTP", "ModelRegistry", "ModelHostCore",
+                "ModelHostHTTP", "ModelRegistry", "ModelHostCore", "ModelHostTestKit",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "IntentClassifierPluginTests", dependencies: ["IntentClassifierPlugin", "PluginKit"]),
-        .testTarget(name: "AnomalyDetectorPluginTests", dependencies: ["AnomalyDetectorPlugin", "PluginKit"]),
+        .testTarget(name: "IntentClassifierModelTests", dependencies: ["IntentClassifierModel", "PluginKit"]),
+        .testTarget(name: "AnomalyDetectorModelTests", dependencies: ["AnomalyDetectorModel", "PluginKit"]),
     ],
     swiftLanguageModes: [.v6]
 )

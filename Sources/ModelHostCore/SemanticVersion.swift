@@ -76,11 +76,14 @@ public struct SemanticVersion: Sendable, Hashable, Comparable, CustomStringConve
         case (false, false): break
         }
         for (left, right) in zip(lhs.prerelease, rhs.prerelease) where left != right {
-            switch (Int(left), Int(right)) {
-            case let (l?, r?): return l < r
-            case (.some, nil): return true
-            case (nil, .some): return false
-            case (nil, nil): return left < right
+            // Identifiers of digits only compare numerically (any length: by length, then
+            // digit by digit) and rank below alphanumeric ones, which compare in ASCII order.
+            switch (isNumeric(Substring(left)), isNumeric(Substring(right))) {
+            case (true, true):
+                return left.count != right.count ? left.count < right.count : Array(left.utf8).lexicographicallyPrecedes(right.utf8)
+            case (true, false): return true
+            case (false, true): return false
+            case (false, false): return Array(left.utf8).lexicographicallyPrecedes(right.utf8)
             }
         }
         return lhs.prerelease.count < rhs.prerelease.count

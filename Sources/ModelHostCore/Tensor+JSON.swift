@@ -9,6 +9,12 @@ extension Tensor {
     public init(name: String, datatype: Datatype, shape: [Int], json: JSONValue) throws(TensorLayoutError) {
         var elements: [JSONValue] = []
         Self.flatten(json, into: &elements)
+        // Data is either flat or nested exactly as the shape says (the protocol's two layouts).
+        if case .array(let top) = json, top.contains(where: { if case .array = $0 { true } else { false } }) {
+            guard json.arrayShape == shape else {
+                throw TensorLayoutError(tensor: name, message: "nested data does not have shape \(shape); give it flat or nested exactly as the shape")
+            }
+        }
         guard let expected = Self.checkedProduct(shape), expected == elements.count else {
             throw TensorLayoutError(tensor: name, message: "shape \(shape) needs \(Self.checkedProduct(shape).map(String.init) ?? "too many") elements, data has \(elements.count)")
         }
@@ -171,6 +177,18 @@ private struct ElementEncoder {
 }
 
 extension JSONValue {
+    /// The shape of rectangular nested arrays (`[]` for a value that is not an array), or `nil`
+    /// when the nesting is ragged.
+    public var arrayShape: [Int]? {
+        guard case .array(let elements) = self else { return [] }
+        guard let first = elements.first else { return [0] }
+        guard let inner = first.arrayShape else { return nil }
+        for element in elements.dropFirst() where element.arrayShape != inner {
+            return nil
+        }
+        return [elements.count] + inner
+    }
+
     /// The value as a `Double` when it is a number.
     public var doubleValue: Double? {
         switch self {

@@ -32,7 +32,8 @@ enum PredictCodec {
                 throw ModelHostError(.validation, "\"\(key)\" is not an input of model \"\(manifest.name)\" (inputs: \(declared))")
             }
             let value = object[key]!
-            guard var shape = shape(of: value) else {
+            // A scalar is one element; nested arrays give their shape.
+            guard var shape = value.arrayShape.map({ $0.isEmpty ? [1] : $0 }) else {
                 throw ModelHostError(.invalidRequest, "\"\(key)\": nested arrays must be rectangular")
             }
             while shape.count < spec.shape.count { shape.insert(1, at: 0) }
@@ -60,19 +61,5 @@ enum PredictCodec {
         }
         writer.raw("}")
         return writer.bytes
-    }
-
-    /// The shape of a nested array, or `nil` when it is ragged.
-    private static func shape(of value: JSONValue) -> [Int]? {
-        guard case .array(let elements) = value else { return [1] }
-        guard let first = elements.first else { return [0] }
-        guard case .array = first else {
-            return elements.allSatisfy({ if case .array = $0 { false } else { true } }) ? [elements.count] : nil
-        }
-        guard let inner = shape(of: first) else { return nil }
-        for element in elements.dropFirst() {
-            guard case .array = element, shape(of: element) == inner else { return nil }
-        }
-        return [elements.count] + inner
     }
 }

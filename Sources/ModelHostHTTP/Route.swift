@@ -1,7 +1,7 @@
 import NIOHTTP1
 
 /// What a request asks for, decided from its method and path alone.
-enum Route: Equatable {
+enum Route: Equatable, Sendable {
     case serverLive
     case serverReady
     case serverMetadata

@@ -7,7 +7,11 @@ extension Manifest {
     /// - Throws: ``ModelHostError`` with ``ModelHostError/Code/validation`` naming the input and
     ///   the rule it breaks.
     public func checkInputs(_ tensors: [Tensor]) throws(ModelHostError) {
+        var seen: Set<String> = []
         for tensor in tensors {
+            guard seen.insert(tensor.name).inserted else {
+                throw ModelHostError(.validation, "input \"\(tensor.name)\": given more than once")
+            }
             guard let spec = input(named: tensor.name) else {
                 let declared = inputs.map(\.name).joined(separator: ", ")
                 throw ModelHostError(.validation, "input \"\(tensor.name)\": not an input of model \"\(name)\" (inputs: \(declared))")

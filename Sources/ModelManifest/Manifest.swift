@@ -135,6 +135,9 @@ public struct Manifest: Sendable, Hashable, Decodable {
                     return "sample \(index): \"\(tensor.name)\" must be \(spec.datatype.rawValue) with shape \(spec.shape)"
                 }
             }
+            for spec in inputs where spec.isRequired && !sample.inputs.contains(where: { $0.name == spec.name }) {
+                return "sample \(index): required input \"\(spec.name)\" is missing"
+            }
         }
         return nil
     }

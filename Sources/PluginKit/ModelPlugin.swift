@@ -51,6 +51,9 @@ public struct PluginContext: Sendable {
     }
 
     /// The URL of an artifact, given its path relative to the bundle directory.
+    ///
+    /// The path is joined as given: a plugin that takes artifact paths from its config should
+    /// refuse absolute paths and `..` components itself.
     public func artifactURL(_ relativePath: String) -> URL {
         bundleDirectory.appendingPathComponent(relativePath)
     }
@@ -79,6 +82,7 @@ public struct PluginError: Error, Sendable, Hashable, CustomStringConvertible {
         self.message = message
     }
 
+    /// The message.
     public var description: String { message }
 }
 

@@ -83,6 +83,9 @@ public enum PluginExport {
         }
         let box = Unmanaged<InstanceBox>.fromOpaque(instance).takeUnretainedValue()
         do {
+            guard count == 0 || inputs != nil else {
+                throw PluginError(.invalidInput, "infer was called with \(count) inputs and no input array")
+            }
             let tensors = try (0..<count).map { index in try makeTensor(inputs![index]) }
             let outputs = try box.plugin.infer(tensors)
             for output in outputs {
@@ -98,6 +101,9 @@ public enum PluginExport {
         let name = raw.name.map { String(cString: $0) } ?? ""
         guard let datatype = Datatype(abiCode: raw.datatype) else {
             throw PluginError(.invalidInput, "input \"\(name)\" has unknown datatype code \(raw.datatype)")
+        }
+        guard raw.rank == 0 || raw.shape != nil, raw.byte_size == 0 || raw.data != nil else {
+            throw PluginError(.invalidInput, "input \"\(name)\" has a NULL shape or data pointer")
         }
         let shape = (0..<raw.rank).map { Int(raw.shape[$0]) }
         let data = raw.byte_size == 0 ? [] : Array(UnsafeRawBufferPointer(start: raw.data, count: raw.byte_size))
@@ -133,7 +139,13 @@ public enum PluginExport {
     private static func fail(_ slot: UnsafeMutablePointer<mh_error>?, _ kind: PluginError.Kind, _ message: String) -> mh_status {
         if let slot {
             withUnsafeMutableBytes(of: &slot.pointee.message) { buffer in
-                let bytes = Array(message.utf8.prefix(buffer.count - 1))
+                // Cut on a character boundary, so the message stays valid UTF-8.
+                var bytes: [UInt8] = []
+                for character in message {
+                    let encoded = Array(String(character).utf8)
+                    if bytes.count + encoded.count > buffer.count - 1 { break }
+                    bytes.append(contentsOf: encoded)
+                }
                 buffer.copyBytes(from: bytes)
                 buffer[bytes.count] = 0
             }

@@ -43,8 +43,10 @@ public struct BundleVerifier: Sendable {
             throw BundleError(.invalidManifest, bundle: directory, error.description)
         }
 
-        let versionFolder = (root as NSString).lastPathComponent
-        let nameFolder = ((root as NSString).deletingLastPathComponent as NSString).lastPathComponent
+        // The layout is judged by the path as given: a bundle folder may itself be a symlink.
+        let given = URL(fileURLWithPath: directory).standardizedFileURL
+        let versionFolder = given.lastPathComponent
+        let nameFolder = given.deletingLastPathComponent().lastPathComponent
         guard versionFolder == manifest.version.description, nameFolder == manifest.name else {
             throw BundleError(
                 .layoutMismatch, bundle: directory,

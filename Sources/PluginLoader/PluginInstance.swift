@@ -42,7 +42,7 @@ public final class PluginInstance: @unchecked Sendable {
     static func create(library: PluginLibrary, bundle: BundleVerifier.VerifiedBundle) async throws(BundleError) -> PluginInstance {
         let manifest = bundle.manifest
         let pool = PluginThreadPool(
-            label: "plugin-\(manifest.name)-\(manifest.version)",
+            label: "mh-\(manifest.name)",
             threadCount: manifest.limits.maxConcurrency,
             queueCapacity: manifest.limits.maxQueue
         )
@@ -109,11 +109,12 @@ public final class PluginInstance: @unchecked Sendable {
                 library.api.infer(handle, tensors.baseAddress, tensors.count, &sink, &error)
             }
         }
+        // A refused output is the plugin's fault whatever status it then returned.
+        if let refusal = collector.refusal {
+            return .failure(ModelHostError(.pluginError, "model \"\(name)\" wrote an invalid output: \(refusal)", modelVersion: version))
+        }
         switch status {
         case MH_OK:
-            if let refusal = collector.refusal {
-                return .failure(ModelHostError(.pluginError, "model \"\(name)\" wrote an invalid output: \(refusal)", modelVersion: version))
-            }
             do {
                 return .success(try collector.tensors())
             } catch {

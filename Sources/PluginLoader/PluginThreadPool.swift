@@ -10,15 +10,23 @@ final class PluginThreadPool: @unchecked Sendable {
     private let condition = NSCondition()
     private var jobs: [@Sendable () -> Void] = []
     private var head = 0
+    private var busy = 0
     private var isShuttingDown = false
+    private let threadCount: Int
     private let queueCapacity: Int
 
-    /// Starts `threadCount` threads named after `label`.
+    /// Starts `threadCount` threads named after `label` (cut to the 15 bytes Linux keeps).
     init(label: String, threadCount: Int, queueCapacity: Int) {
+        self.threadCount = max(1, threadCount)
         self.queueCapacity = queueCapacity
-        for index in 0..<max(1, threadCount) {
-            let thread = Thread { [self] in self.work() }
-            thread.name = "\(label)-\(index)"
+        for index in 0..<self.threadCount {
+            let suffix = "-\(index)"
+            let name = String(decoding: label.utf8.prefix(15 - suffix.utf8.count), as: UTF8.self) + suffix
+            let thread = Thread { [self] in
+                // Named from inside: on Linux a name set before start() never reaches the OS thread.
+                Thread.current.name = name
+                self.work()
+            }
             thread.start()
         }
     }
@@ -32,12 +40,14 @@ final class PluginThreadPool: @unchecked Sendable {
 
     /// Queues `job` to run on one of the pool's threads.
     ///
+    /// A job beyond the threads that are free waits in the queue, which holds at most
+    /// `queueCapacity` of them.
+    ///
     /// - Returns: `false`, without queueing, when the queue is full or the pool is shutting down.
     func submit(_ job: @escaping @Sendable () -> Void) -> Bool {
         condition.lock()
         defer { condition.unlock() }
-        // Jobs beyond the idle threads wait in the queue; refuse once it is at capacity.
-        guard !isShuttingDown, jobs.count - head - idleCount < queueCapacity else { return false }
+        guard !isShuttingDown, jobs.count - head < queueCapacity + (threadCount - busy) else { return false }
         jobs.append(job)
         condition.signal()
         return true
@@ -51,16 +61,12 @@ final class PluginThreadPool: @unchecked Sendable {
         condition.unlock()
     }
 
-    private var idleCount = 0
-
     private func work() {
+        condition.lock()
         while true {
-            condition.lock()
-            idleCount += 1
             while head == jobs.count && !isShuttingDown {
                 condition.wait()
             }
-            idleCount -= 1
             if head == jobs.count {
                 condition.unlock()
                 return
@@ -71,8 +77,11 @@ final class PluginThreadPool: @unchecked Sendable {
                 jobs.removeFirst(head)
                 head = 0
             }
+            busy += 1
             condition.unlock()
             job()
+            condition.lock()
+            busy -= 1
         }
     }
 }
