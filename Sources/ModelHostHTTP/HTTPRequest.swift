@@ -11,13 +11,16 @@ public struct HTTPRequest: Sendable {
     public var headers: HTTPHeaders
     /// The whole body.
     public var body: ByteBuffer
+    /// The client's IP address, or `unknown`.
+    public var clientAddress: String
 
     /// Creates a request.
-    public init(method: HTTPMethod, path: String, headers: HTTPHeaders = [:], body: ByteBuffer = ByteBuffer()) {
+    public init(method: HTTPMethod, path: String, headers: HTTPHeaders = [:], body: ByteBuffer = ByteBuffer(), clientAddress: String = "unknown") {
         self.method = method
         self.path = path
         self.headers = headers
         self.body = body
+        self.clientAddress = clientAddress
     }
 }
 

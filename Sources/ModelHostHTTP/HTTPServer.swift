@@ -2,6 +2,7 @@ import ModelHostCore
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 
 /// The HTTP/1.1 edge: accepts connections, reads whole requests within the configured limits,
 /// asks a ``ModelHostService`` for the answer and writes it back.
@@ -17,6 +18,15 @@ public final class HTTPServer: Sendable {
         public var port: Int = 8080
         /// The largest request body accepted, in bytes; larger requests get 413. Default 8 MiB.
         public var maxBodyBytes: Int = 8 << 20
+        /// The largest total size of a request's header fields, in bytes; larger requests get 400
+        /// and the connection is closed. Default 16 KiB.
+        public var maxHeaderBytes: Int = 16 << 10
+        /// Connections served at once; a connection beyond it is closed as soon as it is accepted.
+        /// Default 1024.
+        public var maxConnections: Int = 1024
+        /// How long the server waits for a complete request (all of its head and body) on an open
+        /// connection, idle keep-alive time included, before closing it. Default 30 seconds.
+        public var requestReadTimeout: Duration = .seconds(30)
 
         /// Creates a configuration with every field at its default.
         public init() {}
@@ -25,6 +35,7 @@ public final class HTTPServer: Sendable {
     private typealias Connection = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
 
     private let serverChannel: NIOAsyncChannel<Connection, Never>
+    private let openConnections = ConnectionCounter()
     private let service: ModelHostService
     private let configuration: Configuration
 
@@ -52,7 +63,15 @@ public final class HTTPServer: Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .bind(host: configuration.host, port: configuration.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    var limits = NIOHTTPDecoderLimitConfiguration()
+                    limits.maxHeaderListSize = configuration.maxHeaderBytes
+                    limits.maxHeaderFieldSize = configuration.maxHeaderBytes
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+                        withErrorHandling: true,
+                        withEncoderConfiguration: .init(),
+                        withDecoderLimitConfiguration: limits
+                    )
+                    try channel.pipeline.syncOperations.addHandler(ReadTimeoutHandler(timeout: TimeAmount(configuration.requestReadTimeout)))
                     return try Connection(wrappingChannelSynchronously: channel)
                 }
             }
@@ -64,7 +83,15 @@ public final class HTTPServer: Sendable {
         try await withThrowingDiscardingTaskGroup { group in
             try await serverChannel.executeThenClose { connections in
                 for try await connection in connections {
-                    group.addTask { await self.serve(connection) }
+                    guard openConnections.reserve(limit: configuration.maxConnections) else {
+                        // Over the limit: close at once rather than queue work the server cannot take.
+                        group.addTask { try? await connection.executeThenClose { _, _ in } }
+                        continue
+                    }
+                    group.addTask {
+                        defer { self.openConnections.release() }
+                        await self.serve(connection)
+                    }
                 }
             }
         }
@@ -72,6 +99,7 @@ public final class HTTPServer: Sendable {
 
     private func serve(_ connection: Connection) async {
         // One connection's failure (a reset, a parse error) ends that connection only.
+        let clientAddress = connection.channel.remoteAddress?.ipAddress ?? "unknown"
         try? await connection.executeThenClose { inbound, outbound in
             var head: HTTPRequestHead?
             var body = connection.channel.allocator.buffer(capacity: 0)
@@ -94,7 +122,7 @@ public final class HTTPServer: Sendable {
                     guard let requestHead = head else { continue }
                     head = nil
                     let path = requestHead.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? "/"
-                    let request = HTTPRequest(method: requestHead.method, path: path, headers: requestHead.headers, body: body)
+                    let request = HTTPRequest(method: requestHead.method, path: path, headers: requestHead.headers, body: body, clientAddress: clientAddress)
                     let response = await service.respond(to: request)
                     try await write(response, keepAlive: requestHead.isKeepAlive, version: requestHead.version, to: outbound)
                     if !requestHead.isKeepAlive { return }
@@ -120,3 +148,22 @@ public final class HTTPServer: Sendable {
     }
 }
 
+
+/// Counts open connections against a limit.
+private final class ConnectionCounter: Sendable {
+    private let count = Mutex(0)
+
+    /// Takes a slot, or returns `false` when all `limit` slots are taken.
+    func reserve(limit: Int) -> Bool {
+        count.withLock { count in
+            guard count < limit else { return false }
+            count += 1
+            return true
+        }
+    }
+
+    /// Gives a slot back.
+    func release() {
+        count.withLock { $0 -= 1 }
+    }
+}
