@@ -1,4 +1,3 @@
-import Foundation
 import ModelHostCore
 import NIOCore
 
@@ -11,75 +10,94 @@ struct InferenceRequest: Sendable {
     /// The outputs the caller asked for, or `nil` for all of them.
     var requestedOutputs: [String]?
 
-    private struct Body: Decodable {
-        var id: String?
-        var inputs: [Input]
-        var outputs: [Output]?
-    }
-
-    private struct Input: Decodable {
-        var name: String
-        var shape: [Int]
-        var datatype: String
-        var data: JSONValue
-    }
-
-    private struct Output: Decodable {
-        var name: String
-    }
-
     /// Decodes a request body.
+    ///
+    /// Unknown keys are ignored (clients may send protocol extensions such as `parameters`).
     ///
     /// - Throws: ``ModelHostError`` with code ``ModelHostError/Code/invalidRequest`` naming what
     ///   is malformed and where.
     init(body: ByteBuffer) throws(ModelHostError) {
-        let decoded: Body
+        let document: JSONValue
         do {
-            decoded = try JSONDecoder().decode(Body.self, from: Data(body.readableBytesView))
-        } catch let error as DecodingError {
-            throw ModelHostError(.invalidRequest, "request body: \(Self.describe(error))")
+            document = try JSONValueParser.parse(body.readableBytesView)
         } catch {
-            throw ModelHostError(.invalidRequest, "request body: \(error)")
+            throw ModelHostError(.invalidRequest, "request body is not valid JSON: \(error)")
         }
-        guard !decoded.inputs.isEmpty else {
+        guard case .object(let members) = document else {
+            throw ModelHostError(.invalidRequest, "request body must be a JSON object")
+        }
+        switch members["id"] {
+        case nil, .null: id = nil
+        case .string(let text): id = text
+        case let other?: throw Self.wrongType("id", "a string", other)
+        }
+        guard case .array(let rawInputs)? = members["inputs"] else {
+            throw members["inputs"].map { Self.wrongType("inputs", "an array", $0) }
+                ?? ModelHostError(.invalidRequest, "request body: \"inputs\" is required")
+        }
+        guard !rawInputs.isEmpty else {
             throw ModelHostError(.invalidRequest, "request body: \"inputs\" must hold at least one tensor")
         }
         var names: Set<String> = []
         var tensors: [Tensor] = []
-        tensors.reserveCapacity(decoded.inputs.count)
-        for (index, input) in decoded.inputs.enumerated() {
-            guard names.insert(input.name).inserted else {
-                throw ModelHostError(.invalidRequest, "inputs[\(index)]: \"\(input.name)\" is given twice")
+        tensors.reserveCapacity(rawInputs.count)
+        for (index, rawInput) in rawInputs.enumerated() {
+            let tensor = try Self.tensor(rawInput, path: "inputs[\(index)]")
+            guard names.insert(tensor.name).inserted else {
+                throw ModelHostError(.invalidRequest, "inputs[\(index)]: \"\(tensor.name)\" is given twice")
             }
-            guard let datatype = Datatype(rawValue: input.datatype) else {
-                let allowed = Datatype.allCases.map(\.rawValue).joined(separator: ", ")
-                throw ModelHostError(.invalidRequest, "inputs[\(index)] \"\(input.name)\": datatype \"\(input.datatype)\" is not supported (one of \(allowed))")
-            }
-            do {
-                tensors.append(try Tensor(name: input.name, datatype: datatype, shape: input.shape, json: input.data))
-            } catch {
-                throw ModelHostError(.invalidRequest, "inputs[\(index)] \(error)")
-            }
+            tensors.append(tensor)
         }
-        id = decoded.id
         inputs = tensors
-        requestedOutputs = decoded.outputs?.map(\.name)
+        switch members["outputs"] {
+        case nil, .null:
+            requestedOutputs = nil
+        case .array(let rawOutputs):
+            requestedOutputs = try rawOutputs.enumerated().map { (index, rawOutput) throws(ModelHostError) in
+                guard case .object(let output) = rawOutput, case .string(let name)? = output["name"] else {
+                    throw ModelHostError(.invalidRequest, "outputs[\(index)]: must be an object with a string \"name\"")
+                }
+                return name
+            }
+        case let other?:
+            throw Self.wrongType("outputs", "an array", other)
+        }
     }
 
-    /// A decoding error as a path and a reason.
-    static func describe(_ error: DecodingError) -> String {
-        func path(_ keys: [any CodingKey]) -> String {
-            let text = keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
-            return text.hasPrefix(".") ? String(text.dropFirst()) : (text.isEmpty ? "(body)" : text)
+    private static func tensor(_ value: JSONValue, path: String) throws(ModelHostError) -> Tensor {
+        guard case .object(let fields) = value else { throw wrongType(path, "an object", value) }
+        guard case .string(let name)? = fields["name"] else {
+            throw ModelHostError(.invalidRequest, "\(path).name is required and must be a string")
         }
-        switch error {
-        case .keyNotFound(let key, let context): return "\(path(context.codingPath + [key])) is required"
-        case .typeMismatch(let type, let context): return "\(path(context.codingPath)) has the wrong type (expected \(type))"
-        case .valueNotFound(_, let context): return "\(path(context.codingPath)) must not be null"
-        case .dataCorrupted(let context):
-            if context.codingPath.isEmpty { return "not valid JSON" }
-            return "\(path(context.codingPath)): \(context.debugDescription)"
-        @unknown default: return "\(error)"
+        guard case .string(let spelling)? = fields["datatype"] else {
+            throw ModelHostError(.invalidRequest, "\(path) \"\(name)\": datatype is required and must be a string")
         }
+        guard let datatype = Datatype(rawValue: spelling) else {
+            let allowed = Datatype.allCases.map(\.rawValue).joined(separator: ", ")
+            throw ModelHostError(.invalidRequest, "\(path) \"\(name)\": datatype \"\(spelling)\" is not supported (one of \(allowed))")
+        }
+        guard case .array(let dimensions)? = fields["shape"] else {
+            throw ModelHostError(.invalidRequest, "\(path) \"\(name)\": shape is required and must be an array of integers")
+        }
+        var shape: [Int] = []
+        shape.reserveCapacity(dimensions.count)
+        for dimension in dimensions {
+            guard case .integer(let size) = dimension, size >= 0, size <= Int64(Int32.max) else {
+                throw ModelHostError(.invalidRequest, "\(path) \"\(name)\": shape must hold integers from 0 to \(Int32.max)")
+            }
+            shape.append(Int(size))
+        }
+        guard let data = fields["data"] else {
+            throw ModelHostError(.invalidRequest, "\(path) \"\(name)\": data is required")
+        }
+        do {
+            return try Tensor(name: name, datatype: datatype, shape: shape, json: data)
+        } catch {
+            throw ModelHostError(.invalidRequest, "\(path) \(error)")
+        }
+    }
+
+    private static func wrongType(_ path: String, _ expected: String, _ value: JSONValue) -> ModelHostError {
+        ModelHostError(.invalidRequest, "request body: \"\(path)\" must be \(expected), not \(value.kindDescription)")
     }
 }

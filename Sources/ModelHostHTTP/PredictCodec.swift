@@ -1,4 +1,3 @@
-import Foundation
 import ModelHostCore
 import ModelManifest
 import NIOCore
@@ -14,16 +13,14 @@ enum PredictCodec {
     ///
     /// - Throws: ``ModelHostError`` with ``ModelHostError/Code/invalidRequest`` naming the key.
     static func inputs(from body: ByteBuffer, manifest: Manifest) throws(ModelHostError) -> [Tensor] {
-        let object: [String: JSONValue]
+        let document: JSONValue
         do {
-            object = try JSONDecoder().decode([String: JSONValue].self, from: Data(body.readableBytesView))
-        } catch let error as DecodingError {
-            if case .typeMismatch = error {
-                throw ModelHostError(.invalidRequest, "request body: must be a JSON object keyed by input name")
-            }
-            throw ModelHostError(.invalidRequest, "request body: \(InferenceRequest.describe(error))")
+            document = try JSONValueParser.parse(body.readableBytesView)
         } catch {
-            throw ModelHostError(.invalidRequest, "request body: \(error)")
+            throw ModelHostError(.invalidRequest, "request body is not valid JSON: \(error)")
+        }
+        guard case .object(let object) = document else {
+            throw ModelHostError(.invalidRequest, "request body: must be a JSON object keyed by input name")
         }
         var tensors: [Tensor] = []
         for key in object.keys.sorted() {
