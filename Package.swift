@@ -15,6 +15,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
         // MARK: The plugin ABI and the runtime core (toolchain only).
@@ -28,22 +29,25 @@ let package = Package(
             linkerSettings: [.linkedLibrary("dl")]
         ),
         .target(name: "ModelRegistry", dependencies: ["ModelHostCore", "ModelManifest", "PluginLoader"]),
+        .target(name: "Gatekeeper", dependencies: ["ModelHostCore", "ModelManifest"]),
 
         // MARK: The HTTP edge and the command line.
         .target(
             name: "ModelHostHTTP",
             dependencies: [
-                "ModelHostCore", "ModelManifest", "ModelRegistry", "PluginLoader",
+                "ModelHostCore", "ModelManifest", "ModelRegistry", "PluginLoader", "Gatekeeper",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
             name: "modelhost",
             dependencies: [
-                "ModelHostCore", "ModelManifest", "PluginLoader", "ModelRegistry", "ModelHostHTTP",
+                "ModelHostCore", "ModelManifest", "PluginLoader", "ModelRegistry", "Gatekeeper", "ModelHostHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
 
@@ -60,13 +64,14 @@ let package = Package(
         .target(name: "ModelHostTestKit", dependencies: ["ModelHostCore"], path: "Tests/ModelHostTestKit"),
         .testTarget(name: "ModelHostCoreTests", dependencies: ["ModelHostCore"]),
         .testTarget(name: "ModelManifestTests", dependencies: ["ModelManifest"]),
+        .testTarget(name: "GatekeeperTests", dependencies: ["Gatekeeper", "ModelManifest", "ModelHostCore", "ModelHostTestKit"]),
         .testTarget(name: "PluginKitTests", dependencies: ["PluginKit", "CModelHostPlugin"]),
         .testTarget(name: "PluginLoaderTests", dependencies: ["PluginLoader", "ModelHostCore", "ModelManifest", "ModelHostTestKit"]),
         .testTarget(name: "ModelRegistryTests", dependencies: ["ModelRegistry", "PluginLoader", "ModelManifest", "ModelHostCore", "ModelHostTestKit"]),
         .testTarget(
             name: "ModelHostHTTPTests",
             dependencies: [
-                "ModelHostHTTP", "ModelRegistry", "ModelHostCore", "ModelHostTestKit",
+                "ModelHostHTTP", "ModelRegistry", "ModelHostCore", "ModelHostTestKit", "Gatekeeper",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

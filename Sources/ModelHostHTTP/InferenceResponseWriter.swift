@@ -6,7 +6,9 @@ enum InferenceResponseWriter {
     ///
     /// - Throws: ``ModelHostError`` with ``ModelHostError/Code/pluginError`` when an output cannot
     ///   be written as JSON (a non-finite number, invalid UTF-8).
-    static func inferenceResponse(model: String, version: String, id: String?, outputs: [Tensor]) throws(ModelHostError) -> [UInt8] {
+    ///
+    /// `truncatedInputs`, when given, is reported as the response parameter `truncated_inputs`.
+    static func inferenceResponse(model: String, version: String, id: String?, outputs: [Tensor], truncatedInputs: String? = nil) throws(ModelHostError) -> [UInt8] {
         var writer = JSONWriter(capacity: 128 + outputs.reduce(0) { $0 + $1.data.count * 3 })
         writer.raw("{")
         writer.key("model_name")
@@ -18,6 +20,14 @@ enum InferenceResponseWriter {
             writer.raw(",")
             writer.key("id")
             writer.string(id)
+        }
+        if let truncatedInputs {
+            writer.raw(",")
+            writer.key("parameters")
+            writer.raw("{")
+            writer.key("truncated_inputs")
+            writer.string(truncatedInputs)
+            writer.raw("}")
         }
         writer.raw(",")
         writer.key("outputs")

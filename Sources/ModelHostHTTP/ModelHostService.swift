@@ -1,3 +1,5 @@
+import Gatekeeper
+import Logging
 import ModelHostCore
 import ModelManifest
 import ModelRegistry
@@ -26,25 +28,94 @@ public struct ModelHostService: Sendable {
     public static let extensions = ["model_repository", "predict"]
 
     private let registry: ModelRegistry
+    private let admission: (any RequestAdmitting)?
     private let configuration: Configuration
+    private let logger: Logger
 
     /// Creates a service over `registry`.
-    public init(registry: ModelRegistry, configuration: Configuration = .init()) {
+    ///
+    /// - Parameters:
+    ///   - registry: The models to serve.
+    ///   - admission: Who decides whether a request may proceed (normally a ``Gatekeeper/Gatekeeper``);
+    ///     `nil` admits everything.
+    ///   - configuration: What the server reports about itself.
+    ///   - logger: Where refusals are logged, by key id and rule, never with request content.
+    public init(
+        registry: ModelRegistry,
+        admission: (any RequestAdmitting)? = nil,
+        configuration: Configuration = .init(),
+        logger: Logger = Logger(label: "modelhost.http")
+    ) {
         self.registry = registry
+        self.admission = admission
         self.configuration = configuration
+        self.logger = logger
     }
 
     /// Answers one request. Never throws: every failure becomes an error response.
     public func respond(to request: HTTPRequest) async -> HTTPResponse {
-        do {
-            return try await route(request)
-        } catch {
-            return HTTPResponse(error: error)
+        let route = Route(method: request.method, path: request.path)
+        var admittedHeaders: [(name: String, value: String)] = []
+        var keyID: String?
+        if let admission, let admissionRequest = admissionRequest(for: route, request) {
+            let decision = await admission.admit(admissionRequest)
+            keyID = decision.keyID
+            if let refusal = decision.refusal {
+                logger.info("refused", metadata: [
+                    "code": "\(refusal.code)", "key": "\(decision.keyID ?? "-")", "client": "\(request.clientAddress)",
+                    "path": "\(request.path)",
+                ])
+                var response = HTTPResponse(error: refusal)
+                for header in decision.headers { response.headers.replaceOrAdd(name: header.name, value: header.value) }
+                return response
+            }
+            admittedHeaders = decision.headers
         }
+        var response: HTTPResponse
+        do {
+            response = try await respond(to: route, request)
+        } catch {
+            if error.code == .validation {
+                // The message names the input and the rule, never the content.
+                logger.info("input refused", metadata: ["key": "\(keyID ?? "-")", "path": "\(request.path)", "rule": "\(error.message)"])
+            }
+            response = HTTPResponse(error: error)
+        }
+        for header in admittedHeaders { response.headers.replaceOrAdd(name: header.name, value: header.value) }
+        return response
     }
 
-    private func route(_ request: HTTPRequest) async throws(ModelHostError) -> HTTPResponse {
-        switch Route(method: request.method, path: request.path) {
+    /// What the Gatekeeper must know about a request; `nil` for routes that do not exist, which
+    /// are answered 404 or 405 without asking it.
+    private func admissionRequest(for route: Route, _ request: HTTPRequest) -> AdmissionRequest? {
+        let access: AdmissionRequest.Access
+        var model: String?
+        var version: String?
+        switch route {
+        case .serverLive, .serverReady: access = .open
+        case .serverMetadata: access = .metadata
+        case .modelMetadata(let name, let requested), .modelReady(let name, let requested):
+            (access, model, version) = (.metadata, name, requested)
+        case .infer(let name, let requested): (access, model, version) = (.inference, name, requested)
+        case .predict(let name): (access, model) = (.inference, name)
+        case .repositoryIndex: access = .admin
+        case .methodNotAllowed, .notFound: return nil
+        }
+        let credential = KeyRing.credential(
+            fromHeaders: request.headers.first(name: "X-API-Key"),
+            authorization: request.headers.first(name: "Authorization")
+        )
+        var modelLimit: RateLimit?
+        if access == .inference, let model {
+            modelLimit = registry.limits(of: model, version: version).map {
+                RateLimit.perSecond($0.requestsPerSecond, burst: $0.burst, policyName: "model")
+            }
+        }
+        return AdmissionRequest(access: access, model: model, modelLimit: modelLimit, credential: credential, clientAddress: request.clientAddress)
+    }
+
+    private func respond(to route: Route, _ request: HTTPRequest) async throws(ModelHostError) -> HTTPResponse {
+        switch route {
         case .serverLive:
             return .json(.ok, Array(#"{"live":true}"#.utf8))
         case .serverReady:
@@ -76,13 +147,16 @@ public struct ModelHostService: Sendable {
         let served = resolution.record.version
         do {
             let request = try InferenceRequest(body: body)
-            try resolution.manifest.checkInputs(request.inputs)
-            var outputs = try await resolution.instance.infer(request.inputs)
+            let validated = try resolution.validator.validate(request.inputs)
+            var outputs = try await resolution.instance.infer(validated.tensors)
             if let requested = request.requestedOutputs {
                 outputs = try select(requested, from: outputs, model: name)
             }
-            let bytes = try InferenceResponseWriter.inferenceResponse(model: name, version: served, id: request.id, outputs: outputs)
-            return .json(.ok, bytes, modelVersion: served)
+            let truncated = Self.describe(validated.truncations)
+            let bytes = try InferenceResponseWriter.inferenceResponse(
+                model: name, version: served, id: request.id, outputs: outputs, truncatedInputs: truncated
+            )
+            return Self.withTruncations(.json(.ok, bytes, modelVersion: served), truncated)
         } catch {
             throw Self.attributed(error, to: served)
         }
@@ -93,9 +167,10 @@ public struct ModelHostService: Sendable {
         let served = resolution.record.version
         do {
             let inputs = try PredictCodec.inputs(from: body, manifest: resolution.manifest)
-            try resolution.manifest.checkInputs(inputs)
-            let outputs = try await resolution.instance.infer(inputs)
-            return .json(.ok, try PredictCodec.response(outputs: outputs, model: name, version: served), modelVersion: served)
+            let validated = try resolution.validator.validate(inputs)
+            let outputs = try await resolution.instance.infer(validated.tensors)
+            let response = HTTPResponse.json(.ok, try PredictCodec.response(outputs: outputs, model: name, version: served), modelVersion: served)
+            return Self.withTruncations(response, Self.describe(validated.truncations))
         } catch {
             throw Self.attributed(error, to: served)
         }
@@ -109,6 +184,22 @@ public struct ModelHostService: Sendable {
             }
             return output
         }
+    }
+
+    /// The header that reports inputs cut to their declared `maxLength`, with their original
+    /// lengths: `query[0]=700` (element 0 of input `query` was 700 bytes).
+    public static let truncationHeader = "X-Input-Truncated"
+
+    private static func describe(_ truncations: [Truncation]) -> String? {
+        guard !truncations.isEmpty else { return nil }
+        return truncations.map { "\($0.input)[\($0.element)]=\($0.originalLength)" }.joined(separator: ", ")
+    }
+
+    private static func withTruncations(_ response: HTTPResponse, _ description: String?) -> HTTPResponse {
+        guard let description else { return response }
+        var response = response
+        response.headers.add(name: truncationHeader, value: description)
+        return response
     }
 
     private static func attributed(_ error: ModelHostError, to version: String) -> ModelHostError {

@@ -17,6 +17,8 @@ public final class ModelRegistry: Sendable {
         public var instance: PluginInstance
         /// The version's manifest.
         public var manifest: Manifest
+        /// The version's compiled input rules.
+        public var validator: InputValidator
     }
 
     /// Everything the registry knows at one moment; never mutated once published.
@@ -80,11 +82,21 @@ public final class ModelRegistry: Sendable {
             }
             chosen = record
         }
-        guard let instance = chosen.instance, let manifest = chosen.manifest else {
+        guard let instance = chosen.instance, let validator = chosen.validator, let manifest = chosen.manifest else {
             let reason = chosen.failure.map { ": \($0.code): \($0.message)" } ?? ""
             throw ModelHostError(.modelNotReady, "model \"\(name)\" version \(chosen.version) is not ready\(reason)", modelVersion: chosen.version)
         }
-        return Resolution(record: chosen, instance: instance, manifest: manifest)
+        return Resolution(record: chosen, instance: instance, manifest: manifest, validator: validator)
+    }
+
+    /// The limits of the version a request for `name` (and `version`, if given) would reach,
+    /// without failing: `nil` when there is no such ready version.
+    public func limits(of name: String, version: String? = nil) -> ModelLimits? {
+        state.withLock { snapshot in
+            guard let versions = snapshot.models[name] else { return nil }
+            let record = version.map { wanted in versions.first { $0.version == wanted } } ?? versions.last(where: \.isReady)
+            return record?.manifest?.limits
+        }
     }
 
     /// Semantic versions in precedence order; anything else after them, by text.

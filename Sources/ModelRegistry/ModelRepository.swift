@@ -74,7 +74,7 @@ public actor ModelRepository {
             let loaded = try await loader.load(bundleAt: candidate.directory)
             record = ModelVersionRecord(
                 name: candidate.name, version: candidate.version, directory: loaded.directory,
-                manifest: loaded.manifest, state: .ready(loaded.instance)
+                manifest: loaded.manifest, state: .ready(loaded.instance, loaded.validator)
             )
         } catch {
             let manifest = try? Manifest.load(contentsOf: candidate.directory + "/" + BundleVerifier.manifestFileName)

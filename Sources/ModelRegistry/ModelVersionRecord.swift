@@ -6,8 +6,8 @@ import PluginLoader
 public struct ModelVersionRecord: Sendable {
     /// Where a version stands.
     public enum State: Sendable {
-        /// Loaded, created and warmed up.
-        case ready(PluginInstance)
+        /// Loaded, created and warmed up, with its compiled input rules.
+        case ready(PluginInstance, InputValidator)
         /// Refused; the error says which check failed and why.
         case failed(BundleError)
     }
@@ -37,7 +37,13 @@ public struct ModelVersionRecord: Sendable {
 
     /// The ready instance, or `nil` for a failed version.
     public var instance: PluginInstance? {
-        if case .ready(let instance) = state { return instance }
+        if case .ready(let instance, _) = state { return instance }
+        return nil
+    }
+
+    /// The compiled input rules of a ready version.
+    public var validator: InputValidator? {
+        if case .ready(_, let validator) = state { return validator }
         return nil
     }
 

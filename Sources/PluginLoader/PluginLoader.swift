@@ -12,6 +12,8 @@ public struct PluginLoader: Sendable {
         public var manifest: Manifest
         /// The ready instance.
         public var instance: PluginInstance
+        /// The manifest's input rules, compiled.
+        public var validator: InputValidator
     }
 
     private let verifier = BundleVerifier()
@@ -24,6 +26,12 @@ public struct PluginLoader: Sendable {
     /// - Throws: ``BundleError`` naming the step that failed; nothing of a failed bundle serves.
     public func load(bundleAt directory: String) async throws(BundleError) -> LoadedBundle {
         let bundle = try verifier.verify(bundleAt: directory)
+        let validator: InputValidator
+        do {
+            validator = try InputValidator(manifest: bundle.manifest)
+        } catch {
+            throw BundleError(.invalidManifest, bundle: directory, error.description)
+        }
         let library = try PluginLibrary.open(path: bundle.libraryPath, bundle: directory, pluginName: bundle.manifest.name)
         let instance = try await PluginInstance.create(library: library, bundle: bundle)
         for (index, sample) in bundle.manifest.warmup.enumerated() {
@@ -33,7 +41,7 @@ public struct PluginLoader: Sendable {
                 throw BundleError(.warmupFailed, bundle: directory, "warmup sample \(index) failed: \(error.message)")
             }
         }
-        return LoadedBundle(directory: bundle.directory, manifest: bundle.manifest, instance: instance)
+        return LoadedBundle(directory: bundle.directory, manifest: bundle.manifest, instance: instance, validator: validator)
     }
 
     /// Runs every check that needs no plugin code, then loads the plugin as ``load(bundleAt:)``

@@ -7,6 +7,6 @@ struct ModelHostCommand: AsyncParsableCommand {
         commandName: "modelhost",
         abstract: "Serve ML models from native plugins over the Open Inference Protocol.",
         version: "0.1.0",
-        subcommands: [ServeCommand.self, ValidateCommand.self, BundleCommand.self]
+        subcommands: [ServeCommand.self, ValidateCommand.self, BundleCommand.self, KeysCommand.self]
     )
 }

@@ -37,7 +37,11 @@ import Testing
             return try await withThrowingTaskGroup(of: (String, Bool)?.self) { group in
                 group.addTask {
                     var text = ""
-                    for try await chunk in inbound { text += String(buffer: chunk) }
+                    do {
+                        for try await chunk in inbound { text += String(buffer: chunk) }
+                    } catch {
+                        // A reset is the server closing too.
+                    }
                     return (text, true)
                 }
                 group.addTask {
