@@ -148,8 +148,13 @@ struct ServeCommand: AsyncParsableCommand {
                 try file.save()
                 records += file.records
                 logger.notice("created keys file with a development key; it is shown once, here", metadata: ["file": "\(keys)", "key": "\(created.record.id)"])
-                print("Development API key (shown once, not stored): \(created.key.reveal())")
-                print("Call with: curl -H 'X-API-Key: \(created.key.reveal())' http://\(host):\(port)/v2/models/intent-classifier")
+                // Written unbuffered, so it is seen at once even when standard output is a file.
+                let notice = """
+                    Development API key (shown once, not stored): \(created.key.reveal())
+                    Call with: curl -H 'X-API-Key: \(created.key.reveal())' http://\(host):\(port)/v2/models/intent-classifier
+
+                    """
+                FileHandle.standardOutput.write(Data(notice.utf8))
             }
         }
         logger.info("keys loaded", metadata: ["count": "\(records.count)", "ids": "\(records.map(\.id).joined(separator: ","))"])
@@ -158,18 +163,15 @@ struct ServeCommand: AsyncParsableCommand {
 
     /// Rereads the keys file once a second while the server runs, so keys rotate without a restart.
     private static func watchKeys(at path: String, into gatekeeper: Gatekeeper<ContinuousClock>, logger: Logger) async {
-        let monitor = KeyFileMonitor(path: path)
-        let environment = (try? EnvironmentKeys.records()) ?? []
-        _ = try? monitor.reloadIfChanged()
-        while !Task.isCancelled {
-            try? await Task.sleep(for: .seconds(1))
-            do {
-                if let records = try monitor.reloadIfChanged() {
-                    await gatekeeper.replaceKeys(KeyRing(records: environment + records))
-                    logger.info("keys reloaded", metadata: ["count": "\(records.count)"])
-                }
-            } catch {
-                logger.error("keys file unusable; keeping the keys already loaded", metadata: ["reason": "\(error)"])
+        let reloader = KeyReloader(
+            configuration: .init(path: path),
+            environmentKeys: (try? EnvironmentKeys.records()) ?? [],
+            clock: ContinuousClock()
+        )
+        await reloader.run(updating: gatekeeper) { outcome in
+            switch outcome {
+            case .success(let count): logger.info("keys reloaded", metadata: ["count": "\(count)"])
+            case .failure(let error): logger.error("keys file unusable; keeping the keys already loaded", metadata: ["reason": "\(error)"])
             }
         }
     }
