@@ -1,4 +1,5 @@
 import ModelHostCore
+import Synchronization
 
 /// Decides, before any plugin code runs, who may call which model how often: authentication,
 /// authorization by scope and model, and rate limits.
@@ -10,6 +11,9 @@ import ModelHostCore
 /// - per model, from its manifest, across all callers;
 /// - before authentication, failed authentications per client address.
 /// A request is admitted only if every limit that applies admits it; only then is it counted.
+///
+/// Authentication is pure work on an immutable key set and runs before the actor is entered;
+/// only the rate-limit tables, the state every request shares, are isolated to it.
 ///
 /// Time comes from the injected clock, so tests are exact.
 public actor Gatekeeper<C: Clock> where C.Duration == Duration {
@@ -32,7 +36,7 @@ public actor Gatekeeper<C: Clock> where C.Duration == Duration {
 
     private let configuration: Configuration
     private let clock: C
-    private var keys: KeyRing
+    private nonisolated let keys: Mutex<KeyRing>
     private var keyLimits: RateLimiterTable<C.Instant>
     private var modelLimits: RateLimiterTable<C.Instant>
     private var failedAuthentications: RateLimiterTable<C.Instant>
@@ -48,7 +52,7 @@ public actor Gatekeeper<C: Clock> where C.Duration == Duration {
     ///   - clock: The clock rate limits run on.
     public init(configuration: Configuration = .init(), keys: KeyRing, clock: C) {
         self.configuration = configuration
-        self.keys = keys
+        self.keys = Mutex(keys)
         self.clock = clock
         let tables = RateLimiterTable<C.Instant>.Configuration(maxEntries: configuration.maxTrackedClients)
         keyLimits = RateLimiterTable(configuration: tables)
@@ -57,8 +61,8 @@ public actor Gatekeeper<C: Clock> where C.Duration == Duration {
     }
 
     /// Replaces the set of valid keys, as when the keys file changes.
-    public func replaceKeys(_ keys: KeyRing) {
-        self.keys = keys
+    public nonisolated func replaceKeys(_ keys: KeyRing) {
+        self.keys.withLock { $0 = keys }
     }
 
     /// The number of clients the rate-limit tables track, for tests and metrics.
@@ -67,14 +71,27 @@ public actor Gatekeeper<C: Clock> where C.Duration == Duration {
     }
 
     /// Admits or refuses a request, counting it against every limit that applies when admitted.
-    public func admit(_ request: AdmissionRequest) -> AdmissionDecision {
-        let now = clock.now
+    public nonisolated func admit(_ request: AdmissionRequest) async -> AdmissionDecision {
         guard let scope = request.access.requiredScope else {
             return AdmissionDecision(keyID: nil, refusal: nil, headers: [])
         }
+        guard configuration.requiresAuthentication else {
+            return await decide(request, scope: scope, authentication: nil)
+        }
+        // Hashing and comparing the key needs no shared state: do it before entering the actor.
+        let authentication = request.credential.map { credential in keys.withLock { $0 }.authenticate(credential) }
+        return await decide(request, scope: scope, authentication: authentication)
+    }
+
+    /// The part of admission that reads and writes the rate-limit tables.
+    ///
+    /// - Parameter authentication: The outcome for the presented credential; `nil` when none was
+    ///   presented, or when authentication is off.
+    private func decide(_ request: AdmissionRequest, scope: KeyScope, authentication: Authentication?) -> AdmissionDecision {
+        let now = clock.now
         var key: KeyRecord?
         if configuration.requiresAuthentication {
-            switch authenticate(request, scope: scope, now: now) {
+            switch authenticate(request, scope: scope, authentication: authentication, now: now) {
             case .success(let record): key = record
             case .failure(let refused): return refused.decision
             }
@@ -85,18 +102,18 @@ public actor Gatekeeper<C: Clock> where C.Duration == Duration {
         return limit(request, key: key, now: now)
     }
 
-    private func authenticate(_ request: AdmissionRequest, scope: KeyScope, now: C.Instant) -> Result<KeyRecord, Refused> {
+    private func authenticate(_ request: AdmissionRequest, scope: KeyScope, authentication: Authentication?, now: C.Instant) -> Result<KeyRecord, Refused> {
         let addressKey = request.clientAddress
         let blocked = failedAuthentications.check(addressKey, limit: configuration.failedAuthenticationLimit, at: now)
         guard blocked.isAllowed else {
             let error = ModelHostError(.rateLimited, "too many failed authentications from this address; retry after \(blocked.retryAfterHeader) s")
             return .failure(Refused(refusal(error, decision: blocked, limit: configuration.failedAuthenticationLimit)))
         }
-        guard let credential = request.credential else {
+        guard let authentication else {
             return .failure(Refused(unauthenticated("an API key is required: send it as X-API-Key or Authorization: Bearer", error: nil)))
         }
         let record: KeyRecord
-        switch keys.authenticate(credential) {
+        switch authentication {
         case .authenticated(let found):
             record = found
         case .malformed:

@@ -45,21 +45,21 @@ public struct KeyReloader<C: Clock>: Sendable where C.Duration == Duration {
         updating gatekeeper: Gatekeeper<GatekeeperClock>,
         report: @Sendable (Result<Int, KeyFileError>) -> Void = { _ in }
     ) async {
-        // The first read establishes what the server started with.
-        _ = try? monitor.reloadIfChanged()
+        // The first check applies the file as it is now, in case it changed since the server
+        // read it; after that, only changes are applied.
         while !Task.isCancelled {
             do {
-                try await clock.sleep(for: configuration.interval)
-            } catch {
-                return
-            }
-            do {
                 if let records = try monitor.reloadIfChanged() {
-                    await gatekeeper.replaceKeys(KeyRing(records: environmentKeys + records))
+                    gatekeeper.replaceKeys(KeyRing(records: environmentKeys + records))
                     report(.success(records.count))
                 }
             } catch {
                 report(.failure(error))
+            }
+            do {
+                try await clock.sleep(for: configuration.interval)
+            } catch {
+                return
             }
         }
     }

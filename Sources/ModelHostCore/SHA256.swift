@@ -12,12 +12,15 @@ public struct SHA256: Sendable {
     private var length: UInt64 = 0
 
     /// Creates an empty hash.
-    public init() {
-        pending.reserveCapacity(64)
-    }
+    public init() {}
 
     /// Adds bytes to the message.
     public mutating func update<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 {
+        let isDone: Bool? = bytes.withContiguousStorageIfAvailable { buffer in
+            update(UnsafeRawBufferPointer(buffer))
+            return true
+        }
+        if isDone == true { return }
         for byte in bytes {
             length &+= 1
             pending.append(byte)
@@ -50,12 +53,21 @@ public struct SHA256: Sendable {
 
     /// Finishes the hash and returns the 32-byte digest.
     public consuming func finalize() -> [UInt8] {
-        let bitLength = (length &* 8)
-        var tail = pending
-        tail.append(0x80)
-        while tail.count % 64 != 56 { tail.append(0) }
-        for shift in stride(from: 56, through: 0, by: -8) { tail.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift))) }
-        for start in stride(from: 0, to: tail.count, by: 64) { compress(tail[start..<(start + 64)]) }
+        let bitLength = length &* 8
+        // The pending bytes, the 0x80 marker, zeros and the 8-byte length: one or two blocks.
+        let blocks = pending.count < 56 ? 1 : 2
+        withUnsafeTemporaryAllocation(byteCount: 128, alignment: 8) { tail in
+            tail.initializeMemory(as: UInt8.self, repeating: 0)
+            pending.withUnsafeBytes { tail.copyMemory(from: $0) }
+            tail[pending.count] = 0x80
+            let end = blocks * 64
+            for index in 0..<8 {
+                tail[end - 1 - index] = UInt8(truncatingIfNeeded: bitLength >> UInt64(index * 8))
+            }
+            for block in 0..<blocks {
+                compress(UnsafeRawBufferPointer(rebasing: tail[(block * 64)..<(block * 64 + 64)]))
+            }
+        }
         var digest: [UInt8] = []
         digest.reserveCapacity(32)
         for word in [state.0, state.1, state.2, state.3, state.4, state.5, state.6, state.7] {
@@ -108,10 +120,6 @@ public struct SHA256: Sendable {
     ]
 
     private mutating func compress(_ block: [UInt8]) {
-        block.withUnsafeBytes { compress($0) }
-    }
-
-    private mutating func compress(_ block: ArraySlice<UInt8>) {
         block.withUnsafeBytes { compress($0) }
     }
 

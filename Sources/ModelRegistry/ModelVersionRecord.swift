@@ -3,7 +3,10 @@ import ModelManifest
 import PluginLoader
 
 /// One version of one model as the registry knows it: ready to serve, or failed with its reason.
-public struct ModelVersionRecord: Sendable {
+///
+/// Immutable and shared by reference, so handing a record to a request costs one retain however
+/// large its manifest is.
+public final class ModelVersionRecord: Sendable {
     /// Where a version stands.
     public enum State: Sendable {
         /// Loaded, created and warmed up, with its compiled input rules.
@@ -13,17 +16,17 @@ public struct ModelVersionRecord: Sendable {
     }
 
     /// The model's name (the bundle's name folder).
-    public var name: String
+    public let name: String
     /// The version's text (the bundle's version folder).
-    public var version: String
+    public let version: String
     /// The parsed version, when the folder's name is a semantic version.
-    public var semanticVersion: SemanticVersion?
+    public let semanticVersion: SemanticVersion?
     /// The bundle directory.
-    public var directory: String
+    public let directory: String
     /// The manifest, when it could be read.
-    public var manifest: Manifest?
+    public let manifest: Manifest?
     /// Ready or failed.
-    public var state: State
+    public let state: State
 
     /// Creates a record.
     public init(name: String, version: String, directory: String, manifest: Manifest?, state: State) {

@@ -6,7 +6,9 @@ import Testing
 /// The real-time integration test of key rotation: the file changes, the server's keys follow.
 @Suite struct KeyReloaderTests {
     private func admits(_ gatekeeper: Gatekeeper<ContinuousClock>, _ key: APIKey) async -> Bool {
-        await gatekeeper.admit(AdmissionRequest(access: .metadata, credential: key.reveal(), clientAddress: "10.0.0.1")).isAdmitted
+        // A fresh address each time, so polling with a not-yet-valid key never locks the test out.
+        let address = "10.0.\(Int.random(in: 0...255)).\(Int.random(in: 0...255))"
+        return await gatekeeper.admit(AdmissionRequest(access: .metadata, credential: key.reveal(), clientAddress: address)).isAdmitted
     }
 
     /// Polls `condition` every 20 ms for up to `limit`.
