@@ -21,7 +21,10 @@ public actor Gatekeeper<C: Clock> where C.Duration == Duration {
     public struct Configuration: Sendable {
         /// Whether routes other than probes need a key. Default `true`.
         public var requiresAuthentication: Bool = true
-        /// Whether rate limits apply. Default `true`.
+        /// Whether request rate limits (per key, per key and model, per model) apply. Default `true`.
+        ///
+        /// The limit on failed authentications per address is brute-force protection, not a
+        /// request rate limit: it applies whenever authentication is required.
         public var enforcesRateLimits: Bool = true
         /// A key's limit per model where the key sets none: 100 requests a minute, burst 100.
         public var defaultKeyLimit = RateLimit(quota: 100, window: .seconds(60), burst: 100, policyName: "key-model")!
@@ -104,10 +107,15 @@ public actor Gatekeeper<C: Clock> where C.Duration == Duration {
 
     private func authenticate(_ request: AdmissionRequest, scope: KeyScope, authentication: Authentication?, now: C.Instant) -> Result<KeyRecord, Refused> {
         let addressKey = request.clientAddress
-        let blocked = failedAuthentications.check(addressKey, limit: configuration.failedAuthenticationLimit, at: now)
-        guard blocked.isAllowed else {
+        let failureLimit = configuration.failedAuthenticationLimit
+        let blocked = failedAuthentications.check(addressKey, limit: failureLimit, at: now)
+        // A refusal for an address the table does not hold only means the table is full: that
+        // address has not failed, so it is not locked out (and its failures go uncounted until
+        // the table has room, so the table stays bounded).
+        let canCountFailure = blocked.isAllowed
+        guard blocked.isAllowed || !failedAuthentications.isTracking(addressKey) else {
             let error = ModelHostError(.rateLimited, "too many failed authentications from this address; retry after \(blocked.retryAfterHeader) s")
-            return .failure(Refused(refusal(error, decision: blocked, limit: configuration.failedAuthenticationLimit)))
+            return .failure(Refused(refusal(error, decision: blocked, limit: failureLimit)))
         }
         guard let authentication else {
             return .failure(Refused(unauthenticated("an API key is required: send it as X-API-Key or Authorization: Bearer", error: nil)))
@@ -117,13 +125,13 @@ public actor Gatekeeper<C: Clock> where C.Duration == Duration {
         case .authenticated(let found):
             record = found
         case .malformed:
-            failedAuthentications.record(addressKey, limit: configuration.failedAuthenticationLimit, at: now)
+            if canCountFailure { failedAuthentications.record(addressKey, limit: failureLimit, at: now) }
             return .failure(Refused(unauthenticated("the API key is malformed", error: "invalid_token")))
         case .unknown:
-            failedAuthentications.record(addressKey, limit: configuration.failedAuthenticationLimit, at: now)
+            if canCountFailure { failedAuthentications.record(addressKey, limit: failureLimit, at: now) }
             return .failure(Refused(unauthenticated("the API key is not valid", error: "invalid_token")))
         case .revoked(let id):
-            failedAuthentications.record(addressKey, limit: configuration.failedAuthenticationLimit, at: now)
+            if canCountFailure { failedAuthentications.record(addressKey, limit: failureLimit, at: now) }
             return .failure(Refused(unauthenticated("API key \(id) has been revoked", error: "invalid_token")))
         }
         guard record.permits(scope) else {

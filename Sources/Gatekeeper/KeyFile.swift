@@ -1,4 +1,5 @@
 import Foundation
+import ModelHostCore
 
 #if canImport(Glibc)
 import Glibc
@@ -268,10 +269,10 @@ public struct KeyFile: Sendable {
         }
 
         init(from decoder: any Decoder) throws {
-            let container = try decoder.strictKeyFileContainer(keyedBy: CodingKeys.self)
+            let container = try decoder.strictContainer(keyedBy: CodingKeys.self)
             version = try container.decode(Int.self, forKey: .version)
             guard version == KeyFile.currentVersion else {
-                throw container.invalidValue(.version, "version \(version) is not supported (this modelhost reads version \(KeyFile.currentVersion))")
+                throw container.invalid(.version, "version \(version) is not supported (this modelhost reads version \(KeyFile.currentVersion))")
             }
             keys = try container.decode([KeyRecord].self, forKey: .keys)
         }
@@ -279,41 +280,8 @@ public struct KeyFile: Sendable {
 
     /// A decoding failure as `<json path>: <problem>`.
     private static func describe(_ error: DecodingError) -> String {
-        func path(_ codingPath: [any CodingKey]) -> String {
-            var text = ""
-            for key in codingPath {
-                if let index = key.intValue {
-                    text += "[\(index)]"
-                } else {
-                    text += text.isEmpty ? key.stringValue : ".\(key.stringValue)"
-                }
-            }
-            return text.isEmpty ? "(document)" : text
-        }
-        switch error {
-        case .keyNotFound(let key, let context):
-            return "\(path(context.codingPath + [key])): is required"
-        case .typeMismatch(let type, let context):
-            return "\(path(context.codingPath)): must be \(describe(type))"
-        case .valueNotFound(let type, let context):
-            return "\(path(context.codingPath)): must be \(describe(type)), not null"
-        case .dataCorrupted(let context):
-            if context.codingPath.isEmpty, let underlying = context.underlyingError {
-                return "(document): not valid JSON: \(underlying)"
-            }
-            return "\(path(context.codingPath)): \(context.debugDescription)"
-        @unknown default:
-            return "(document): \(error)"
-        }
-    }
-
-    private static func describe(_ type: Any.Type) -> String {
-        switch type {
-        case is String.Type: "a string"
-        case is Int.Type: "an integer"
-        case is Date.Type: "a date"
-        default: String(describing: type).hasPrefix("Array") ? "an array" : "an object"
-        }
+        let problem = DecodingProblem(error)
+        return "\(problem.path): \(problem.message)"
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import ModelHostCore
 
 /// What a key may do.
 ///
@@ -152,15 +153,15 @@ public struct KeyRateLimit: Sendable, Hashable, Codable, CustomStringConvertible
     ///
     /// - Throws: `DecodingError` naming the offending key.
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.strictKeyFileContainer(keyedBy: CodingKeys.self)
+        let container = try decoder.strictContainer(keyedBy: CodingKeys.self)
         let requests = try container.decode(Int.self, forKey: .requests)
         let windowSeconds = try container.decode(Int.self, forKey: .windowSeconds)
         let burst = try container.decodeIfPresent(Int.self, forKey: .burst)
         self.init(requests: requests, windowSeconds: windowSeconds, burst: burst)
-        if requests < 1 { throw container.invalidValue(.requests, "must be at least 1") }
-        if let failure = Self.windowFailure(windowSeconds) { throw container.invalidValue(.windowSeconds, failure) }
+        if requests < 1 { throw container.invalid(.requests, "must be at least 1") }
+        if let failure = Self.windowFailure(windowSeconds) { throw container.invalid(.windowSeconds, failure) }
         if let failure = Self.burstFailure(self.burst) {
-            throw container.invalidValue(burst == nil ? .requests : .burst, burst == nil ? "(the burst when none is given) \(failure)" : failure)
+            throw container.invalid(burst == nil ? .requests : .burst, burst == nil ? "(the burst when none is given) \(failure)" : failure)
         }
     }
 }
@@ -267,22 +268,22 @@ public struct KeyRecord: Sendable, Hashable, Codable {
     ///
     /// - Throws: `DecodingError` naming the offending key.
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.strictKeyFileContainer(keyedBy: CodingKeys.self)
+        let container = try decoder.strictContainer(keyedBy: CodingKeys.self)
         id = try container.decode(String.self, forKey: .id)
         guard APIKey.isValidID(id) else {
-            throw container.invalidValue(.id, "must be \(APIKey.idLength) characters of a-z and 2-7")
+            throw container.invalid(.id, "must be \(APIKey.idLength) characters of a-z and 2-7")
         }
         name = try container.decode(String.self, forKey: .name)
-        if let failure = Self.nameValidationFailure(name) { throw container.invalidValue(.name, failure) }
+        if let failure = Self.nameValidationFailure(name) { throw container.invalid(.name, failure) }
         let hash = try container.decode(String.self, forKey: .hash)
-        guard Self.isValidHash(hash) else { throw container.invalidValue(.hash, "must be 64 hexadecimal characters (a SHA-256)") }
+        guard Self.isValidHash(hash) else { throw container.invalid(.hash, "must be 64 hexadecimal characters (a SHA-256)") }
         self.hash = hash.lowercased()
         let scopes = try container.decode([KeyScope].self, forKey: .scopes)
-        guard !scopes.isEmpty else { throw container.invalidValue(.scopes, "must name at least one scope") }
+        guard !scopes.isEmpty else { throw container.invalid(.scopes, "must name at least one scope") }
         self.scopes = Set(scopes)
         models = try container.decodeIfPresent([String].self, forKey: .models)
         if let failure = models?.lazy.compactMap(Self.modelValidationFailure).first {
-            throw container.invalidValue(.models, failure)
+            throw container.invalid(.models, failure)
         }
         rateLimit = try container.decodeIfPresent(KeyRateLimit.self, forKey: .rateLimit)
         createdAt = try container.decodeKeyFileDate(forKey: .createdAt)
@@ -312,53 +313,12 @@ public struct KeyRecord: Sendable, Hashable, Codable {
     }
 }
 
-// MARK: - Strict decoding for the keys file
-
-/// A coding key for any string or index, used to see every key an object holds.
-struct KeyFileCodingKey: CodingKey {
-    var stringValue: String
-    var intValue: Int?
-
-    init(stringValue: String) {
-        self.stringValue = stringValue
-        self.intValue = nil
-    }
-
-    init(intValue: Int) {
-        self.stringValue = String(intValue)
-        self.intValue = intValue
-    }
-}
-
-extension Decoder {
-    /// A keyed container that refuses any key `Keys` does not name, so that a misspelt field is an
-    /// error rather than silently ignored.
-    func strictKeyFileContainer<Keys: CodingKey & CaseIterable>(keyedBy type: Keys.Type) throws -> KeyedDecodingContainer<Keys> {
-        let everything = try container(keyedBy: KeyFileCodingKey.self)
-        let known = Set(Keys.allCases.map(\.stringValue))
-        if let unknown = everything.allKeys.first(where: { !known.contains($0.stringValue) }) {
-            throw DecodingError.dataCorrupted(
-                .init(
-                    codingPath: codingPath + [unknown],
-                    debugDescription: "unknown key (allowed: \(Keys.allCases.map(\.stringValue).joined(separator: ", ")))"
-                )
-            )
-        }
-        return try container(keyedBy: type)
-    }
-}
-
 extension KeyedDecodingContainer {
-    /// An error for an impossible value at `key`, with the path to it.
-    func invalidValue(_ key: Key, _ message: String) -> DecodingError {
-        DecodingError.dataCorrupted(.init(codingPath: codingPath + [key], debugDescription: message))
-    }
-
     /// Decodes an ISO 8601 date string, with or without fractional seconds.
     func decodeKeyFileDate(forKey key: Key) throws -> Date {
         let text = try decode(String.self, forKey: key)
         if let date = try? Date.ISO8601FormatStyle().parse(text) { return date }
         if let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text) { return date }
-        throw invalidValue(key, "must be an ISO 8601 date such as 2025-01-31T09:30:00Z")
+        throw invalid(key, "must be an ISO 8601 date such as 2025-01-31T09:30:00Z")
     }
 }

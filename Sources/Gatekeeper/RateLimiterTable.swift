@@ -63,6 +63,12 @@ public struct RateLimiterTable<Instant: InstantProtocol>: Sendable where Instant
     /// The number of entries held, including any that expired since the last record.
     public var count: Int { store.count }
 
+    /// Whether the table holds state for `key`. A refusal for a key it does not hold can only
+    /// mean the table is full.
+    public func isTracking(_ key: String) -> Bool {
+        store.contains(key)
+    }
+
     /// Decides whether a request from `key` at `now` would be admitted under `limit`, without
     /// changing anything.
     ///
@@ -145,6 +151,8 @@ private struct TATStore: Sendable {
     }
 
     var count: Int { heap.count }
+
+    func contains(_ key: String) -> Bool { slots[key] != nil }
 
     func check(_ key: String, limit: RateLimit, at now: Int128) -> RateLimitDecision {
         if let slot = slots[key] {

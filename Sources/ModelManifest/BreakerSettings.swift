@@ -1,3 +1,5 @@
+import ModelHostCore
+
 /// The circuit breaker a model version runs behind, from the manifest's `breaker`.
 public struct BreakerSettings: Sendable, Hashable, Decodable {
     /// Share of failed calls in the window that opens the breaker. Default 0.5.

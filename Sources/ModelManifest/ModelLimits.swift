@@ -1,3 +1,5 @@
+import ModelHostCore
+
 /// A model's admission and execution limits, from the manifest's `limits`.
 public struct ModelLimits: Sendable, Hashable, Decodable {
     /// Sustained requests per second the model admits, across all callers. Default 100.

@@ -1,3 +1,5 @@
+import ModelHostCore
+
 /// What a model is, for people: the manifest's `metadata`. Every field is optional.
 public struct ModelMetadata: Sendable, Hashable, Decodable {
     /// What the model does.

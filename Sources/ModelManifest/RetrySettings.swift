@@ -1,3 +1,5 @@
+import ModelHostCore
+
 /// How transient failures are retried, from the manifest's `retry`.
 public struct RetrySettings: Sendable, Hashable, Decodable {
     /// Attempts in all, the first included; 1 means no retry. Default 2.
