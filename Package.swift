@@ -77,6 +77,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        .testTarget(name: "modelhostTests", dependencies: ["ModelHostTestKit", "modelhost"]),
         .testTarget(name: "IntentClassifierModelTests", dependencies: ["IntentClassifierModel", "PluginKit"]),
         .testTarget(name: "AnomalyDetectorModelTests", dependencies: ["AnomalyDetectorModel", "PluginKit"]),
     ],

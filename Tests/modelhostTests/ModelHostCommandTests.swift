@@ -1,0 +1,105 @@
+import Foundation
+import ModelHostTestKit
+import Testing
+
+/// The `modelhost` binary as an operator runs it.
+@Suite struct ModelHostCommandTests {
+    struct Run {
+        var status: Int32
+        var output: String
+        var errors: String
+    }
+
+    private func modelhost(_ arguments: String...) throws -> Run {
+        let process = Process()
+        process.executableURL = TestPaths.buildDirectory.appendingPathComponent("modelhost")
+        process.arguments = arguments
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let out = output.fileHandleForReading.readDataToEndOfFile()
+        let err = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(status: process.terminationStatus, output: String(decoding: out, as: UTF8.self), errors: String(decoding: err, as: UTF8.self))
+    }
+
+    private func temporaryDirectory() throws -> String {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("modelhost-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url.path
+    }
+
+    @Test func keysAreShownOnceAndStoredOnlyAsHashes() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let file = directory + "/keys.json"
+
+        let created = try modelhost("keys", "create", "--file", file, "--name", "billing", "--scope", "infer", "--models", "echo")
+        #expect(created.status == 0)
+        let key = created.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(key.range(of: #"^mh_[a-z2-7]{12}_[0-9A-Za-z]{38}$"#, options: .regularExpression) != nil)
+        let id = String(key.dropFirst(3).prefix(12))
+
+        let stored = try String(contentsOfFile: file, encoding: .utf8)
+        #expect(!stored.contains(key))
+        #expect(!stored.contains(String(key.dropFirst(16))))
+        #expect(stored.contains(id))
+        let mode = try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+
+        let listed = try modelhost("keys", "list", "--file", file)
+        #expect(listed.status == 0)
+        #expect(listed.output.contains(id))
+        #expect(listed.output.contains("billing"))
+        #expect(!listed.output.contains(key))
+
+        let revoked = try modelhost("keys", "revoke", "--file", file, id)
+        #expect(revoked.status == 0)
+        let unknown = try modelhost("keys", "revoke", "--file", file, "aaaaaaaaaaaa")
+        #expect(unknown.status != 0)
+    }
+
+    @Test func serveRefusesToStartWithoutKeysOrAnExplicitOptOut() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let run = try modelhost("serve", "--models", directory, "--port", "0")
+        #expect(run.status != 0)
+        #expect(run.errors.contains("--keys"))
+        #expect(run.errors.contains("--insecure-no-auth"))
+    }
+
+    @Test func validateNamesTheFailedCheck() throws {
+        let models = try ModelsDirectory()
+        let good = try models.addExample("echo")
+        let ok = try modelhost("validate", good)
+        #expect(ok.status == 0)
+        #expect(ok.output.hasPrefix("ok: echo 1.0.0"))
+
+        let tampered = try models.addExample("echo", version: "1.0.1")
+        let library = tampered + "/libEchoPlugin.so"
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: library))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("tampered".utf8))
+        try handle.close()
+        let refused = try modelhost("validate", tampered)
+        #expect(refused.status == 1)
+        #expect(refused.output.contains("checksum_mismatch"))
+    }
+
+    @Test func bundleFillsInTheChecksumAndStagesTheBundle() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let library = try TestPaths.builtLibrary("libEchoPlugin.so")
+        let bundled = try modelhost("bundle", "--manifest", TestPaths.manifest("echo"), "--library", library, "--out", directory)
+        #expect(bundled.status == 0)
+        #expect(bundled.output.trimmingCharacters(in: .whitespacesAndNewlines) == directory + "/echo/1.0.0")
+        #expect(try modelhost("validate", directory + "/echo/1.0.0").status == 0)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory + "/echo")
+        #expect(leftovers == ["1.0.0"])
+        let again = try modelhost("bundle", "--manifest", TestPaths.manifest("echo"), "--library", library, "--out", directory)
+        #expect(again.status != 0)
+        #expect(again.errors.contains("--force"))
+    }
+}
