@@ -32,11 +32,10 @@ extension Tensor {
     ///   not valid UTF-8, neither of which JSON can carry as text.
     public func writeJSONData(to writer: inout JSONWriter, unwrapsSingleElement: Bool = false) throws(TensorLayoutError) {
         let isBare = unwrapsSingleElement && elementCount == 1
-        if !isBare { writer.raw("[") }
+        if !isBare { writer.beginArray() }
         switch datatype {
         case .bytes:
             for (index, element) in byteElements.enumerated() {
-                if index > 0 { writer.raw(",") }
                 let isValid = element.withUnsafeBufferPointer { String(validating: $0, as: UTF8.self) != nil }
                 guard isValid else {
                     throw TensorLayoutError(tensor: name, message: "BYTES element \(index) is not valid UTF-8")
@@ -44,8 +43,7 @@ extension Tensor {
                 element.withUnsafeBytes { writer.string(utf8: $0) }
             }
         case .bool:
-            for (index, byte) in data.enumerated() {
-                if index > 0 { writer.raw(",") }
+            for byte in data {
                 writer.bool(byte != 0)
             }
         default:
@@ -59,13 +57,12 @@ extension Tensor {
             }
             if let failure { throw failure }
         }
-        if !isBare { writer.raw("]") }
+        if !isBare { writer.endArray() }
     }
 
     private func writeNumbers(_ buffer: UnsafeRawBufferPointer, to writer: inout JSONWriter) throws(TensorLayoutError) {
         let count = elementCount
         for index in 0..<count {
-            if index > 0 { writer.raw(",") }
             switch datatype {
             case .uint8: writer.number(buffer.loadUnaligned(fromByteOffset: index, as: UInt8.self))
             case .uint16: writer.number(UInt16(littleEndian: buffer.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self)))

@@ -25,13 +25,12 @@ extension HTTPResponse {
     /// status that ``ModelHostError/Code/httpStatus`` assigns.
     public init(error: ModelHostError) {
         var writer = JSONWriter(capacity: 64 + error.message.utf8.count)
-        writer.raw("{")
+        writer.beginObject()
         writer.key("error")
         writer.string(error.message)
-        writer.raw(",")
         writer.key("code")
         writer.string(error.code.rawValue)
-        writer.raw("}")
+        writer.endObject()
         self = .json(error.code.httpStatus, writer.bytes, modelVersion: error.modelVersion)
         if error.code.httpStatus == .serviceUnavailable || error.code == .rateLimited {
             headers.add(name: "Retry-After", value: "1")

@@ -8,16 +8,14 @@ import PluginLoader
 extension ModelHostService {
     func serverMetadata() -> [UInt8] {
         var writer = JSONWriter()
-        writer.raw("{")
+        writer.beginObject()
         writer.key("name")
         writer.string(configuration.serverName)
-        writer.raw(",")
         writer.key("version")
         writer.string(configuration.serverVersion)
-        writer.raw(",")
         writer.key("extensions")
         writer.write(.array(Self.extensions.map(JSONValue.string)))
-        writer.raw("}")
+        writer.endObject()
         return writer.bytes
     }
 
@@ -28,48 +26,36 @@ extension ModelHostService {
             throw ModelHostError(.modelNotReady, "model \"\(name)\" version \(record.version) has no readable manifest: \(record.failure?.message ?? "")", modelVersion: record.version)
         }
         var writer = JSONWriter()
-        writer.raw("{")
+        writer.beginObject()
         writer.key("name")
         writer.string(name)
-        writer.raw(",")
         writer.key("versions")
         writer.write(.array((snapshot.models[name] ?? []).map { .string($0.version) }))
-        writer.raw(",")
         writer.key("platform")
         writer.string(manifest.platform)
         for (key, specs) in [("inputs", manifest.inputs), ("outputs", manifest.outputs)] {
-            writer.raw(",")
             writer.key(key)
-            writer.raw("[")
-            for (index, spec) in specs.enumerated() {
-                if index > 0 { writer.raw(",") }
-                writer.raw("{")
-                writer.key("name")
-                writer.string(spec.name)
-                writer.raw(",")
-                writer.key("datatype")
-                writer.string(spec.datatype.rawValue)
-                writer.raw(",")
-                writer.key("shape")
-                InferenceResponseWriter.writeShape(spec.shape, to: &writer)
-                writer.raw("}")
+            writer.beginArray()
+            for spec in specs {
+                writer.beginObject()
+                InferenceResponseWriter.writeSpec(name: spec.name, datatype: spec.datatype, shape: spec.shape, to: &writer)
+                writer.endObject()
             }
-            writer.raw("]")
+            writer.endArray()
         }
-        writer.raw("}")
+        writer.endObject()
         return .json(.ok, writer.bytes, modelVersion: record.version)
     }
 
     func modelReady(name: String, version: String?) throws(ModelHostError) -> HTTPResponse {
         let record = try Self.record(name: name, version: version, in: registry.snapshot)
         var writer = JSONWriter()
-        writer.raw("{")
+        writer.beginObject()
         writer.key("name")
         writer.string(name)
-        writer.raw(",")
         writer.key("ready")
         writer.bool(record.isReady)
-        writer.raw("}")
+        writer.endObject()
         return .json(record.isReady ? .ok : .serviceUnavailable, writer.bytes, modelVersion: record.version)
     }
 
@@ -91,34 +77,27 @@ extension ModelHostService {
     func repositoryIndex() -> [UInt8] {
         let snapshot = registry.snapshot
         var writer = JSONWriter()
-        writer.raw("[")
-        var isFirst = true
+        writer.beginArray()
         for name in snapshot.models.keys.sorted() {
             let active = snapshot.activeVersion(of: name)?.version
             for record in snapshot.models[name] ?? [] {
-                if !isFirst { writer.raw(",") }
-                isFirst = false
-                writer.raw("{")
+                writer.beginObject()
                 writer.key("name")
                 writer.string(record.name)
-                writer.raw(",")
                 writer.key("version")
                 writer.string(record.version)
-                writer.raw(",")
                 writer.key("state")
                 writer.string(record.isReady ? "READY" : "UNAVAILABLE")
-                writer.raw(",")
                 writer.key("active")
                 writer.bool(record.version == active)
                 if let failure = record.failure {
-                    writer.raw(",")
                     writer.key("reason")
                     writer.string("\(failure.code): \(failure.message)")
                 }
-                writer.raw("}")
+                writer.endObject()
             }
         }
-        writer.raw("]")
+        writer.endArray()
         return writer.bytes
     }
 }

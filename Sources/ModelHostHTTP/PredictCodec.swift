@@ -46,9 +46,8 @@ enum PredictCodec {
     /// Writes outputs as `{"name": value, ...}`.
     static func response(outputs: [Tensor], model: String, version: String) throws(ModelHostError) -> [UInt8] {
         var writer = JSONWriter(capacity: 64 + outputs.reduce(0) { $0 + $1.data.count * 3 })
-        writer.raw("{")
-        for (index, output) in outputs.enumerated() {
-            if index > 0 { writer.raw(",") }
+        writer.beginObject()
+        for output in outputs {
             writer.key(output.name)
             do {
                 try output.writeJSONData(to: &writer, unwrapsSingleElement: true)
@@ -56,7 +55,7 @@ enum PredictCodec {
                 throw ModelHostError(.pluginError, "model \"\(model)\" returned an output JSON cannot carry: \(error)", modelVersion: version)
             }
         }
-        writer.raw("}")
+        writer.endObject()
         return writer.bytes
     }
 }

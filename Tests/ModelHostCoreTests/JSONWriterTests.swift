@@ -146,3 +146,44 @@ struct JSONWriterTests {
         #expect(writer.text == "\"ü\"")
     }
 }
+
+@Suite("JSON writer containers")
+struct JSONWriterContainerTests {
+    @Test func containersPlaceTheirOwnCommas() {
+        var writer = JSONWriter()
+        writer.beginObject()
+        writer.key("name")
+        writer.string("echo")
+        writer.key("shape")
+        writer.beginArray()
+        writer.number(2)
+        writer.number(3)
+        writer.endArray()
+        writer.key("empty")
+        writer.beginArray()
+        writer.endArray()
+        writer.key("nested")
+        writer.beginArray()
+        writer.beginObject()
+        writer.key("ok")
+        writer.bool(true)
+        writer.endObject()
+        writer.beginObject()
+        writer.endObject()
+        writer.write(.object(["b": .integer(1), "a": .null]))
+        writer.endArray()
+        writer.endObject()
+        #expect(writer.text == #"{"name":"echo","shape":[2,3],"empty":[],"nested":[{"ok":true},{},{"a":null,"b":1}]}"#)
+    }
+
+    @Test func aNonFiniteNumberWritesNothingAndLeavesTheSeparatorsRight() {
+        var writer = JSONWriter()
+        writer.beginArray()
+        writer.number(1.5)
+        let wroteNaN = writer.number(Double.nan)
+        #expect(!wroteNaN)
+        writer.number(2.5)
+        writer.endArray()
+        #expect(writer.text == "[1.5,2.5]")
+    }
+}

@@ -44,7 +44,8 @@ private final class Sink {
     }
 }
 
-@Suite struct PluginExportTests {
+// Serialized: the registered plugin type is per library, and one test registers another type.
+@Suite(.serialized) struct PluginExportTests {
     private let api = PluginExport.table(for: Doubler.self).assumingMemoryBound(to: mh_plugin_api.self).pointee
 
     private func create(_ config: String) -> (mh_status, UnsafeMutableRawPointer?, String) {
