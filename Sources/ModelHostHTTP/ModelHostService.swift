@@ -128,7 +128,7 @@ public struct ModelHostService: Sendable {
         case .modelReady(let name, let version):
             return try modelReady(name: name, version: version)
         case .infer(let name, let version):
-            return try await infer(name: name, version: version, body: request.body)
+            return try await infer(name: name, version: version, request)
         case .predict(let name):
             return try await predict(name: name, body: request.body)
         case .repositoryIndex:
@@ -142,21 +142,34 @@ public struct ModelHostService: Sendable {
         }
     }
 
-    private func infer(name: String, version: String?, body: ByteBuffer) async throws(ModelHostError) -> HTTPResponse {
+    private func infer(name: String, version: String?, _ httpRequest: HTTPRequest) async throws(ModelHostError) -> HTTPResponse {
         let resolution = try registry.resolve(name, version: version)
         let served = resolution.record.version
-        do {
-            let request = try InferenceRequest(body: body)
+        do throws(ModelHostError) {
+            var jsonLength: Int?
+            if let field = httpRequest.headers.first(name: InferenceRequest.headerLengthField) {
+                guard let length = Int(field) else {
+                    throw ModelHostError(.invalidRequest, "\(InferenceRequest.headerLengthField) must be a whole number of bytes")
+                }
+                jsonLength = length
+            }
+            let request = try InferenceRequest(body: httpRequest.body, jsonLength: jsonLength)
             let validated = try resolution.validator.validate(request.inputs)
             var outputs = try await resolution.instance.infer(validated.tensors)
             if let requested = request.requestedOutputs {
                 outputs = try select(requested, from: outputs, model: name)
             }
             let truncated = Self.describe(validated.truncations)
-            let bytes = try InferenceResponseWriter.inferenceResponse(
-                model: name, version: served, id: request.id, outputs: outputs, truncatedInputs: truncated
+            let body = try InferenceResponseWriter.inferenceResponse(
+                model: name, version: served, id: request.id, outputs: outputs, truncatedInputs: truncated,
+                isBinary: request.isBinary
             )
-            return Self.withTruncations(.json(.ok, bytes, modelVersion: served), truncated)
+            var response = HTTPResponse.json(.ok, body.bytes, modelVersion: served)
+            if let jsonLength = body.jsonLength {
+                response.headers.replaceOrAdd(name: "Content-Type", value: "application/octet-stream")
+                response.headers.add(name: InferenceRequest.headerLengthField, value: String(jsonLength))
+            }
+            return Self.withTruncations(response, truncated)
         } catch {
             throw Self.attributed(error, to: served)
         }

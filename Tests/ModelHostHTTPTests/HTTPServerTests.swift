@@ -99,6 +99,42 @@ import Testing
         }
     }
 
+    /// The binary tensor data extension, as tritonclient sends it by default: JSON, then raw bytes.
+    @Test func binaryTensorDataInAndOut() async throws {
+        try await withLiveServer { client in
+            let values: [Float] = [1, 2.5, -3, 4]
+            let raw = values.withUnsafeBytes { Array($0) }
+            let header = Array(#"{"inputs":[{"name":"input0","shape":[4],"datatype":"FP32","parameters":{"binary_data_size":16}}],"parameters":{"binary_data_output":true}}"#.utf8)
+            let response = try await client.send(
+                .POST, "/v2/models/echo/infer", bytes: header + raw,
+                headers: [("Inference-Header-Content-Length", String(header.count))]
+            )
+            #expect(response.status == .ok)
+            let jsonLength = try #require(response.headers.first(name: "Inference-Header-Content-Length").flatMap(Int.init))
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(response.bytes[..<jsonLength])) as? [String: Any])
+            let output = try #require((json["outputs"] as? [[String: Any]])?.first)
+            #expect((output["parameters"] as? [String: Any])?["binary_data_size"] as? Int == 16)
+            #expect(output["data"] == nil)
+            #expect(Array(response.bytes[jsonLength...]) == raw)
+
+            // Mixed: the same tensor as JSON data in, one output asked for as JSON.
+            let mixed = try await client.send(
+                .POST, "/v2/models/echo/infer",
+                body: #"{"inputs":[{"name":"input0","shape":[1],"datatype":"FP32","data":[7]}],"outputs":[{"name":"input0","parameters":{"binary_data":false}}]}"#
+            )
+            #expect(mixed.headers.first(name: "Inference-Header-Content-Length") == nil)
+            #expect(mixed.body.contains(#""data":[7.0]"#))
+
+            // A size that runs past the body is refused, naming the input.
+            let short = try await client.send(
+                .POST, "/v2/models/echo/infer", bytes: header + raw.prefix(8),
+                headers: [("Inference-Header-Content-Length", String(header.count))]
+            )
+            #expect(short.status == .badRequest)
+            #expect(short.body.contains("input0"))
+        }
+    }
+
     @Test func intentClassifierOverBothAPIs() async throws {
         try await withLiveServer { client in
             let predicted = try await client.send(.POST, "/predict/intent-classifier", body: #"{"query": "What is my balance?"}"#)

@@ -8,19 +8,26 @@ struct TestHTTPClient {
     struct Response {
         var status: HTTPResponseStatus
         var headers: HTTPHeaders
-        var body: String
+        var bytes: [UInt8] = []
+        /// The body as UTF-8 text.
+        var body: String { String(decoding: bytes, as: UTF8.self) }
     }
 
     let port: Int
 
     /// Sends one request on a new connection and reads the whole response.
     func send(_ method: HTTPMethod, _ path: String, body: String? = nil, headers extra: [(String, String)] = []) async throws -> Response {
+        try await send(method, path, bytes: body.map { Array($0.utf8) }, headers: extra)
+    }
+
+    /// Sends one request with a body of raw bytes.
+    func send(_ method: HTTPMethod, _ path: String, bytes body: [UInt8]?, headers extra: [(String, String)] = []) async throws -> Response {
         var headers = HTTPHeaders([("Host", "127.0.0.1"), ("Connection", "close")])
         headers.add(contentsOf: extra)
-        if let body { headers.add(name: "Content-Length", value: String(body.utf8.count)) }
+        if let body { headers.add(name: "Content-Length", value: String(body.count)) }
         let head = HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers)
         var parts: [HTTPClientRequestPart] = [.head(head)]
-        if let body { parts.append(.body(.byteBuffer(ByteBuffer(string: body)))) }
+        if let body { parts.append(.body(.byteBuffer(ByteBuffer(bytes: body)))) }
         parts.append(.end(nil))
         return try await exchange { outbound in try await outbound.write(contentsOf: parts) }
     }
@@ -63,9 +70,9 @@ struct TestHTTPClient {
         for try await part in inbound {
             switch part {
             case .head(let head):
-                response = Response(status: head.status, headers: head.headers, body: "")
+                response = Response(status: head.status, headers: head.headers)
             case .body(let buffer):
-                response?.body += String(buffer: buffer)
+                response?.bytes += Array(buffer.readableBytesView)
             case .end:
                 if let response { return response }
             }
