@@ -25,7 +25,7 @@ public struct ModelHostService: Sendable {
     public static let version = "0.1.0"
 
     /// The protocol extensions this server implements, listed in `GET /v2`.
-    public static let extensions = ["model_repository", "predict"]
+    public static let extensions = ["model_repository", "binary_tensor_data", "predict"]
 
     let registry: ModelRegistry
     private let admission: (any RequestAdmitting)?
