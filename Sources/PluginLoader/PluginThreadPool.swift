@@ -31,13 +31,6 @@ final class PluginThreadPool: @unchecked Sendable {
         }
     }
 
-    /// Jobs waiting for a thread.
-    var queuedCount: Int {
-        condition.lock()
-        defer { condition.unlock() }
-        return jobs.count - head
-    }
-
     /// Queues `job` to run on one of the pool's threads.
     ///
     /// A job beyond the threads that are free waits in the queue, which holds at most
