@@ -32,8 +32,15 @@ public struct ModelHostError: Error, Sendable, Hashable, CustomStringConvertible
         public static let modelNotReady = Code("model_not_ready")
         /// The plugin failed while running the request.
         public static let pluginError = Code("plugin_error")
-        /// The model cannot take the request now (transient); the caller may retry.
+        /// The plugin refused the input (it returned `MH_ERROR_INVALID_INPUT`): the caller's fault,
+        /// found by the model rather than by the manifest's rules.
+        public static let pluginRefusedInput = Code("plugin_refused_input")
+        /// The plugin said it cannot take the request now (transient); the caller may retry.
         public static let unavailable = Code("unavailable")
+        /// This server has no room for the request: the model version's queue is full, or the
+        /// memory budget for request bodies is spent. Local overload, never a failure of the
+        /// model; retrying at once does not help, so it is never retried.
+        public static let overloaded = Code("overloaded")
         /// The request did not finish before its deadline.
         public static let timeout = Code("timeout")
         /// The request body is larger than the server accepts.

@@ -5,14 +5,14 @@ extension ModelHostError.Code {
     /// The HTTP status each error code is answered with: the one place they are mapped.
     public var httpStatus: HTTPResponseStatus {
         switch self {
-        case .invalidRequest, .validation: .badRequest
+        case .invalidRequest, .validation, .pluginRefusedInput: .badRequest
         case .authentication: .unauthorized
         case .authorization: .forbidden
         case .rateLimited: .tooManyRequests
         case .routeNotFound, .modelNotFound: .notFound
         case .methodNotAllowed: .methodNotAllowed
         case .payloadTooLarge: .payloadTooLarge
-        case .modelNotReady, .unavailable: .serviceUnavailable
+        case .modelNotReady, .unavailable, .overloaded: .serviceUnavailable
         case .timeout: .gatewayTimeout
         case .pluginError, .internal: .internalServerError
         default: .internalServerError
