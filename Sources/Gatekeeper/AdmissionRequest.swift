@@ -74,7 +74,10 @@ public struct AdmissionDecision: Sendable {
 /// Something that admits or refuses requests before they reach a model.
 public protocol RequestAdmitting: Sendable {
     /// Admits or refuses `request`.
-    func admit(_ request: AdmissionRequest) async -> AdmissionDecision
+    ///
+    /// Synchronous, so that an HTTP edge on event loops can call it inline: an implementation
+    /// must not block beyond brief locks.
+    func admit(_ request: AdmissionRequest) -> AdmissionDecision
 }
 
 extension Gatekeeper: RequestAdmitting {}

@@ -12,8 +12,12 @@ import Synchronization
 /// - before authentication, failed authentications per client address.
 /// A request is admitted only if every limit that applies admits it; only then is it counted.
 ///
-/// Authentication is pure work on an immutable key set and runs before the actor is entered;
-/// only the rate-limit tables, the state every request shares, are isolated to it.
+/// ``admit(_:)`` is synchronous and never enters the actor, so an event loop can call it inline.
+/// Authentication is pure work on an immutable key set and takes no lock but the brief one that
+/// hands out the current ring. The rate-limit tables are sharded by model, key id and client
+/// address, each shard behind a `Mutex` of its own, so admissions for different models do not
+/// contend; a request touching several tables takes their locks in one fixed order and holds them
+/// across its checks and records. The actor owns the keys and the tables; it has no other state.
 ///
 /// Time comes from the injected clock, so tests are exact.
 public actor Gatekeeper<C: Clock> where C.Duration == Duration {
@@ -30,7 +34,13 @@ public actor Gatekeeper<C: Clock> where C.Duration == Duration {
         public var defaultKeyLimit = RateLimit(quota: 100, window: .seconds(60), burst: 100, policyName: "key-model")!
         /// Failed authentications one client address may make: 10 a minute, burst 10.
         public var failedAuthenticationLimit = RateLimit(quota: 10, window: .seconds(60), burst: 10, policyName: "auth-failures")!
-        /// Clients (keys, key and model pairs, addresses) each table tracks at most. Default 1,000,000.
+        /// Clients (keys, key and model pairs, models, addresses) each table tracks at most.
+        /// Default 1,000,000.
+        ///
+        /// Each table is split into shards (16, or the largest power of two at most this value when
+        /// it is smaller), and each shard holds at most its even share, this value divided by the
+        /// number of shards, rounded down. So no table exceeds this value; a client whose shard is
+        /// full is refused (fail closed) even while other shards have room.
         public var maxTrackedClients: Int = 1_000_000
 
         /// Creates a configuration with every field at its default.
@@ -39,10 +49,10 @@ public actor Gatekeeper<C: Clock> where C.Duration == Duration {
 
     private let configuration: Configuration
     private let clock: C
+    /// The instant the rate-limit tables measure time from.
+    private let origin: C.Instant
     private nonisolated let keys: Mutex<KeyRing>
-    private var keyLimits: RateLimiterTable<C.Instant>
-    private var modelLimits: RateLimiterTable<C.Instant>
-    private var failedAuthentications: RateLimiterTable<C.Instant>
+    private let limits: RateLimitState
 
     /// The realm named in `WWW-Authenticate`.
     public static var realm: String { "modelhost" }
@@ -57,10 +67,8 @@ public actor Gatekeeper<C: Clock> where C.Duration == Duration {
         self.configuration = configuration
         self.keys = Mutex(keys)
         self.clock = clock
-        let tables = RateLimiterTable<C.Instant>.Configuration(maxEntries: configuration.maxTrackedClients)
-        keyLimits = RateLimiterTable(configuration: tables)
-        modelLimits = RateLimiterTable(configuration: tables)
-        failedAuthentications = RateLimiterTable(configuration: tables)
+        self.origin = clock.now
+        self.limits = RateLimitState(maxTrackedClients: configuration.maxTrackedClients)
     }
 
     /// Replaces the set of valid keys, as when the keys file changes.
@@ -68,33 +76,33 @@ public actor Gatekeeper<C: Clock> where C.Duration == Duration {
         self.keys.withLock { $0 = keys }
     }
 
-    /// The number of clients the rate-limit tables track, for tests and metrics.
-    public var trackedClientCount: Int {
-        keyLimits.count + modelLimits.count + failedAuthentications.count
+    /// The number of clients whose rate-limit state is live now (keys, key and model pairs, models
+    /// and addresses), over every table, for tests and metrics.
+    ///
+    /// It first drops the entries that have expired, which a shard otherwise does only when it
+    /// next records (dropping them changes no decision), so the count is also what the tables hold.
+    /// It takes each shard's lock in turn, so it is not meant for the request path, and under
+    /// concurrent admissions it is no snapshot of one instant.
+    public nonisolated var trackedClientCount: Int {
+        limits.liveCount(at: elapsed())
     }
 
     /// Admits or refuses a request, counting it against every limit that applies when admitted.
-    public nonisolated func admit(_ request: AdmissionRequest) async -> AdmissionDecision {
+    ///
+    /// Synchronous, and never waits for anything but the brief locks of the shards the request
+    /// touches, so it may be called on an event loop.
+    ///
+    /// - Parameter request: What the route and the client present.
+    /// - Returns: The decision, with the header fields for the response.
+    public nonisolated func admit(_ request: AdmissionRequest) -> AdmissionDecision {
         guard let scope = request.access.requiredScope else {
             return AdmissionDecision(keyID: nil, refusal: nil, headers: [])
         }
-        guard configuration.requiresAuthentication else {
-            return await decide(request, scope: scope, authentication: nil)
-        }
-        // Hashing and comparing the key needs no shared state: do it before entering the actor.
-        let authentication = request.credential.map { credential in keys.withLock { $0 }.authenticate(credential) }
-        return await decide(request, scope: scope, authentication: authentication)
-    }
-
-    /// The part of admission that reads and writes the rate-limit tables.
-    ///
-    /// - Parameter authentication: The outcome for the presented credential; `nil` when none was
-    ///   presented, or when authentication is off.
-    private func decide(_ request: AdmissionRequest, scope: KeyScope, authentication: Authentication?) -> AdmissionDecision {
-        let now = clock.now
         var key: KeyRecord?
         if configuration.requiresAuthentication {
-            switch authenticate(request, scope: scope, authentication: authentication, now: now) {
+            // Hashing and comparing the key needs no shared state: it is done before any lock.
+            let authentication = request.credential.map { credential in keys.withLock { $0 }.authenticate(credential) }
+            switch authenticate(request, scope: scope, authentication: authentication) {
             case .success(let record): key = record
             case .failure(let refused): return refused.decision
             }
@@ -102,18 +110,25 @@ public actor Gatekeeper<C: Clock> where C.Duration == Duration {
         guard configuration.enforcesRateLimits, request.access.isRateLimited else {
             return AdmissionDecision(keyID: key?.id, refusal: nil, headers: [])
         }
-        return limit(request, key: key, now: now)
+        return limit(request, key: key)
     }
 
-    private func authenticate(_ request: AdmissionRequest, scope: KeyScope, authentication: Authentication?, now: C.Instant) -> Result<KeyRecord, Refused> {
-        let addressKey = request.clientAddress
+    /// The time on the rate-limit tables' scale: attoseconds since ``origin``.
+    private nonisolated func elapsed() -> Int128 {
+        origin.duration(to: clock.now).attoseconds
+    }
+
+    /// Screens the client's address, then judges the credential and the key's permissions.
+    ///
+    /// - Parameter authentication: The outcome for the presented credential; `nil` when none was
+    ///   presented.
+    private nonisolated func authenticate(_ request: AdmissionRequest, scope: KeyScope, authentication: Authentication?) -> Result<KeyRecord, Refused> {
         let failureLimit = configuration.failedAuthenticationLimit
-        let blocked = failedAuthentications.check(addressKey, limit: failureLimit, at: now)
-        // A refusal for an address the table does not hold only means the table is full: that
-        // address has not failed, so it is not locked out (and its failures go uncounted until
-        // the table has room, so the table stays bounded).
-        let canCountFailure = blocked.isAllowed
-        guard blocked.isAllowed || !failedAuthentications.isTracking(addressKey) else {
+        let isFailure = switch authentication {
+        case .malformed?, .unknown?, .revoked?: true
+        case .authenticated?, nil: false
+        }
+        if let blocked = limits.screen(request.clientAddress, isFailure: isFailure, limit: failureLimit, now: elapsed) {
             let error = ModelHostError(.rateLimited, "too many failed authentications from this address; retry after \(blocked.retryAfterHeader) s")
             return .failure(Refused(refusal(error, decision: blocked, limit: failureLimit)))
         }
@@ -125,13 +140,10 @@ public actor Gatekeeper<C: Clock> where C.Duration == Duration {
         case .authenticated(let found):
             record = found
         case .malformed:
-            if canCountFailure { failedAuthentications.record(addressKey, limit: failureLimit, at: now) }
             return .failure(Refused(unauthenticated("the API key is malformed", error: "invalid_token")))
         case .unknown:
-            if canCountFailure { failedAuthentications.record(addressKey, limit: failureLimit, at: now) }
             return .failure(Refused(unauthenticated("the API key is not valid", error: "invalid_token")))
         case .revoked(let id):
-            if canCountFailure { failedAuthentications.record(addressKey, limit: failureLimit, at: now) }
             return .failure(Refused(unauthenticated("API key \(id) has been revoked", error: "invalid_token")))
         }
         guard record.permits(scope) else {
@@ -145,50 +157,24 @@ public actor Gatekeeper<C: Clock> where C.Duration == Duration {
         return .success(record)
     }
 
-    private func limit(_ request: AdmissionRequest, key: KeyRecord?, now: C.Instant) -> AdmissionDecision {
-        var checks: [(table: Table, key: String, limit: RateLimit)] = []
-        if let key {
-            let own = key.rateLimit
-            if let own, let overall = RateLimit(quota: own.requests, window: own.window, burst: own.burst, policyName: "key") {
-                checks.append((.keys, "k:" + key.id, overall))
-            }
-            if let model = request.model {
-                let perModel = own.flatMap { RateLimit(quota: $0.requests, window: $0.window, burst: $0.burst, policyName: "key-model") }
-                checks.append((.keys, "km:" + key.id + ":" + model, perModel ?? configuration.defaultKeyLimit))
-            }
+    /// Applies the request rate limits; the headers are formatted after every lock is released.
+    private nonisolated func limit(_ request: AdmissionRequest, key: KeyRecord?) -> AdmissionDecision {
+        let plan = RateLimitPlan(key: key, model: request.model, modelLimit: request.modelLimit, defaultKeyLimit: configuration.defaultKeyLimit)
+        let verdict = limits.admit(plan, now: elapsed)
+        if let (decision, limit) = verdict.refusal {
+            let error = ModelHostError(.rateLimited, "rate limit \"\(limit.policyName)\" exceeded (\(limit.quota) requests per \(limit.window)); retry after \(decision.retryAfterHeader) s")
+            return refusal(error, decision: decision, limit: limit, keyID: key?.id)
         }
-        if let model = request.model, let modelLimit = request.modelLimit {
-            checks.append((.models, "m:" + model, modelLimit))
+        guard let (decision, limit) = verdict.tightest else {
+            return AdmissionDecision(keyID: key?.id, refusal: nil, headers: [])
         }
-        var tightest: (decision: RateLimitDecision, limit: RateLimit)?
-        for check in checks {
-            let decision = switch check.table {
-            case .keys: keyLimits.check(check.key, limit: check.limit, at: now)
-            case .models: modelLimits.check(check.key, limit: check.limit, at: now)
-            }
-            if !decision.isAllowed {
-                let error = ModelHostError(.rateLimited, "rate limit \"\(check.limit.policyName)\" exceeded (\(check.limit.quota) requests per \(check.limit.window)); retry after \(decision.retryAfterHeader) s")
-                return refusal(error, decision: decision, limit: check.limit, keyID: key?.id)
-            }
-            if tightest == nil || decision.remaining < tightest!.decision.remaining {
-                tightest = (decision, check.limit)
-            }
-        }
-        for check in checks {
-            switch check.table {
-            case .keys: keyLimits.record(check.key, limit: check.limit, at: now)
-            case .models: modelLimits.record(check.key, limit: check.limit, at: now)
-            }
-        }
-        var headers: [(name: String, value: String)] = []
-        if let tightest {
-            headers.append(("RateLimit-Policy", tightest.decision.rateLimitPolicyHeader(tightest.limit)))
-            headers.append(("RateLimit", tightest.decision.rateLimitHeader(tightest.limit)))
-        }
-        return AdmissionDecision(keyID: key?.id, refusal: nil, headers: headers)
+        return AdmissionDecision(keyID: key?.id, refusal: nil, headers: [
+            ("RateLimit-Policy", decision.rateLimitPolicyHeader(limit)),
+            ("RateLimit", decision.rateLimitHeader(limit)),
+        ])
     }
 
-    private func refusal(_ error: ModelHostError, decision: RateLimitDecision, limit: RateLimit, keyID: String? = nil) -> AdmissionDecision {
+    private nonisolated func refusal(_ error: ModelHostError, decision: RateLimitDecision, limit: RateLimit, keyID: String? = nil) -> AdmissionDecision {
         AdmissionDecision(keyID: keyID, refusal: error, headers: [
             ("Retry-After", decision.retryAfterHeader),
             ("RateLimit-Policy", decision.rateLimitPolicyHeader(limit)),
@@ -196,15 +182,10 @@ public actor Gatekeeper<C: Clock> where C.Duration == Duration {
         ])
     }
 
-    private func unauthenticated(_ message: String, error: String?) -> AdmissionDecision {
+    private nonisolated func unauthenticated(_ message: String, error: String?) -> AdmissionDecision {
         var challenge = "Bearer realm=\"\(Self.realm)\""
         if let error { challenge += ", error=\"\(error)\"" }
         return AdmissionDecision(keyID: nil, refusal: ModelHostError(.authentication, message), headers: [("WWW-Authenticate", challenge)])
-    }
-
-    private enum Table {
-        case keys
-        case models
     }
 
     /// A refusal carried through `Result`.

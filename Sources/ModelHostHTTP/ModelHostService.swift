@@ -58,7 +58,7 @@ public struct ModelHostService: Sendable {
         var admittedHeaders: [(name: String, value: String)] = []
         var keyID: String?
         if let admission, let admissionRequest = admissionRequest(for: route, request) {
-            let decision = await admission.admit(admissionRequest)
+            let decision = admission.admit(admissionRequest)
             keyID = decision.keyID
             if let refusal = decision.refusal {
                 logger.info("refused", metadata: [
