@@ -26,11 +26,17 @@
 public struct JSONScanner {
     /// The type of a JSON value.
     public enum ValueKind: Sendable, Hashable, CustomStringConvertible {
+        /// `null`.
         case null
+        /// `true` or `false`.
         case bool
+        /// A number, integer or not.
         case number
+        /// A string.
         case string
+        /// An array.
         case array
+        /// An object.
         case object
 
         /// The type's name as messages use it: "a string", "an array", as

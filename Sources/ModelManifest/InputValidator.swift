@@ -5,7 +5,7 @@ import ModelHostCore
 ///
 /// Build one per model version when the version loads: the initialiser compiles each `pattern`
 /// and turns each input's constraints into a plan, so ``validate(_:)`` does no parsing and, for
-/// numeric inputs, no allocation. Both the Open Inference Protocol route and `POST /predict` call
+/// numeric inputs, no allocation per element. Both the Open Inference Protocol route and `POST /predict` call
 /// the same validator.
 ///
 /// ``checkDeclarations(_:)`` checks what a request declares — names, datatypes, shapes, required
