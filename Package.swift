@@ -71,7 +71,7 @@ let package = Package(
         .testTarget(
             name: "ModelHostHTTPTests",
             dependencies: [
-                "ModelHostHTTP", "ModelRegistry", "ModelHostCore", "ModelHostTestKit", "Gatekeeper",
+                "ModelHostHTTP", "ModelRegistry", "ModelHostCore", "ModelManifest", "ModelHostTestKit", "Gatekeeper",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -7,22 +7,50 @@ extension Tensor {
     ///
     /// - Throws: ``TensorLayoutError`` naming the tensor, the element and what is wrong.
     public init(name: String, datatype: Datatype, shape: [Int], json: JSONValue) throws(TensorLayoutError) {
+        let header = TensorHeader(name: name, datatype: datatype, shape: shape)
         var elements: [JSONValue] = []
         Self.flatten(json, into: &elements)
-        // Data is either flat or nested exactly as the shape says (the protocol's two layouts).
-        if case .array(let top) = json, top.contains(where: { if case .array = $0 { true } else { false } }) {
-            guard json.arrayShape == shape else {
-                throw TensorLayoutError(tensor: name, message: "nested data does not have shape \(shape); give it flat or nested exactly as the shape")
+        var hasNestedArray = false
+        var arrayShape: [Int]? = []
+        if case .array(let top) = json {
+            hasNestedArray = top.contains { if case .array = $0 { true } else { false } }
+            arrayShape = hasNestedArray ? json.arrayShape : [top.count]
+        }
+        let measure = JSONScanner.SkippedValue(
+            range: 0..<0, kind: json.valueKind, arrayShape: arrayShape, elementCount: elements.count, hasNestedArray: hasNestedArray
+        )
+        let count = try TensorJSONDecoder.checkLayout(measure, for: header)
+        let encoder = TensorElementEncoder(name: name, datatype: datatype)
+        let data: [UInt8]
+        if let size = datatype.elementSize {
+            data = try [UInt8].filled(count: count * size) { start throws(TensorLayoutError) in
+                for (index, element) in elements.enumerated() {
+                    guard let start else { return }
+                    try Self.store(element, at: index, to: start + index * size, encoder)
+                }
             }
+        } else {
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(elements.count * 16)
+            for (index, element) in elements.enumerated() {
+                guard case .string(let text) = element else { throw encoder.mismatch(element.valueKind, at: index) }
+                let start = TensorElementEncoder.beginBytesElement(in: &bytes)
+                bytes.append(contentsOf: text.utf8)
+                try encoder.finishBytesElement(startingAt: start, in: &bytes)
+            }
+            data = bytes
         }
-        guard let expected = Self.checkedProduct(shape), expected == elements.count else {
-            throw TensorLayoutError(tensor: name, message: "shape \(shape) needs \(Self.checkedProduct(shape).map(String.init) ?? "too many") elements, data has \(elements.count)")
+        try self.init(name: name, datatype: datatype, shape: shape, data: data)
+    }
+
+    private static func store(_ element: JSONValue, at index: Int, to target: UnsafeMutableRawPointer, _ encoder: TensorElementEncoder) throws(TensorLayoutError) {
+        switch element {
+        case .integer(let value): try encoder.store(.integer(value), at: index, to: target)
+        case .unsignedInteger(let value): try encoder.store(.unsignedInteger(value), at: index, to: target)
+        case .double(let value): try encoder.store(.double(value), at: index, to: target)
+        case .bool(let flag) where encoder.datatype == .bool: target.storeBytes(of: flag ? 1 : 0, as: UInt8.self)
+        default: throw encoder.mismatch(element.valueKind, at: index)
         }
-        var encoder = ElementEncoder(name: name, datatype: datatype, capacity: elements.count)
-        for (index, element) in elements.enumerated() {
-            try encoder.append(element, index: index)
-        }
-        try self.init(name: name, datatype: datatype, shape: shape, data: encoder.data)
     }
 
     /// Writes the tensor's elements as a flat JSON array, or as the bare element when `unwrapsSingleElement`
@@ -94,83 +122,6 @@ extension Tensor {
             elements.append(value)
         }
     }
-
-    private static func checkedProduct(_ shape: [Int]) -> Int? {
-        var product = 1
-        for dimension in shape {
-            guard dimension >= 0 else { return nil }
-            let (next, overflow) = product.multipliedReportingOverflow(by: dimension)
-            if overflow { return nil }
-            product = next
-        }
-        return product
-    }
-}
-
-/// Encodes JSON elements into the ABI layout of one datatype.
-private struct ElementEncoder {
-    let name: String
-    let datatype: Datatype
-    var data: [UInt8] = []
-
-    init(name: String, datatype: Datatype, capacity: Int) {
-        self.name = name
-        self.datatype = datatype
-        data.reserveCapacity(capacity * (datatype.elementSize ?? 16))
-    }
-
-    mutating func append(_ element: JSONValue, index: Int) throws(TensorLayoutError) {
-        switch datatype {
-        case .bool:
-            guard case .bool(let flag) = element else { throw mismatch(element, index, "a boolean") }
-            data.append(flag ? 1 : 0)
-        case .bytes:
-            guard case .string(let text) = element else { throw mismatch(element, index, "a string") }
-            let length = UInt32(text.utf8.count)
-            appendLittleEndian(length)
-            data.append(contentsOf: text.utf8)
-        case .fp32:
-            guard let value = element.doubleValue else { throw mismatch(element, index, "a number") }
-            let single = Float(value)
-            guard single.isFinite else {
-                throw TensorLayoutError(tensor: name, message: "element \(index): \(value) is out of range for FP32")
-            }
-            appendLittleEndian(single.bitPattern)
-        case .fp64:
-            guard let value = element.doubleValue else { throw mismatch(element, index, "a number") }
-            appendLittleEndian(value.bitPattern)
-        case .int8: appendLittleEndian(try integer(element, index, as: Int8.self))
-        case .int16: appendLittleEndian(try integer(element, index, as: Int16.self))
-        case .int32: appendLittleEndian(try integer(element, index, as: Int32.self))
-        case .int64: appendLittleEndian(try integer(element, index, as: Int64.self))
-        case .uint8: appendLittleEndian(try integer(element, index, as: UInt8.self))
-        case .uint16: appendLittleEndian(try integer(element, index, as: UInt16.self))
-        case .uint32: appendLittleEndian(try integer(element, index, as: UInt32.self))
-        case .uint64: appendLittleEndian(try integer(element, index, as: UInt64.self))
-        }
-    }
-
-    private func integer<Integer: FixedWidthInteger>(_ element: JSONValue, _ index: Int, as type: Integer.Type) throws(TensorLayoutError) -> Integer {
-        let converted: Integer?
-        switch element {
-        case .integer(let value): converted = Integer(exactly: value)
-        case .unsignedInteger(let value): converted = Integer(exactly: value)
-        case .double(let value): converted = value.rounded() == value ? Integer(exactly: value) : nil
-        default: throw mismatch(element, index, "an integer")
-        }
-        guard let converted else {
-            throw TensorLayoutError(tensor: name, message: "element \(index): \(element.jsonText) is not an integer in range for \(datatype.rawValue)")
-        }
-        return converted
-    }
-
-    private mutating func appendLittleEndian<Integer: FixedWidthInteger>(_ value: Integer) {
-        withUnsafeBytes(of: value.littleEndian) { data.append(contentsOf: $0) }
-    }
-
-    private func mismatch(_ element: JSONValue, _ index: Int, _ expected: String) -> TensorLayoutError {
-        TensorLayoutError(tensor: name, message: "element \(index) is \(element.kindDescription), \(datatype.rawValue) needs \(expected)")
-    }
 }
 
 extension JSONValue {
@@ -184,6 +135,18 @@ extension JSONValue {
             return nil
         }
         return [elements.count] + inner
+    }
+
+    /// The value's JSON type.
+    var valueKind: JSONScanner.ValueKind {
+        switch self {
+        case .null: .null
+        case .bool: .bool
+        case .integer, .unsignedInteger, .double: .number
+        case .string: .string
+        case .array: .array
+        case .object: .object
+        }
     }
 
     /// The value as a `Double` when it is a number.

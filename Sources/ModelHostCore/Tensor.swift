@@ -18,20 +18,13 @@ public struct Tensor: Sendable, Hashable {
     ///
     /// - Throws: ``TensorLayoutError`` naming the tensor and what does not match.
     public init(name: String, datatype: Datatype, shape: [Int], data: [UInt8]) throws(TensorLayoutError) {
-        let count = try Self.elementCount(of: shape, name: name)
-        if let size = datatype.elementSize {
-            let (expected, overflow) = count.multipliedReportingOverflow(by: size)
-            guard !overflow, expected == data.count else {
-                throw TensorLayoutError(
-                    tensor: name,
-                    message: "shape \(shape) of \(datatype.rawValue) needs \(overflow ? "too many" : String(expected)) bytes, got \(data.count)"
-                )
-            }
-            if datatype == .bool, let bad = data.first(where: { $0 > 1 }) {
-                throw TensorLayoutError(tensor: name, message: "BOOL element \(bad) is neither 0 nor 1")
-            }
-        } else {
-            try Self.checkBytesLayout(data, count: count, name: name)
+        let header = TensorHeader(name: name, datatype: datatype, shape: shape)
+        try header.checkByteCount(data.count)
+        if datatype == .bool, let bad = data.first(where: { $0 > 1 }) {
+            throw TensorLayoutError(tensor: name, message: "BOOL element \(bad) is neither 0 nor 1")
+        }
+        if datatype == .bytes {
+            try Self.checkBytesLayout(data, count: header.elementCount(), name: name)
         }
         self.name = name
         self.datatype = datatype
@@ -41,21 +34,6 @@ public struct Tensor: Sendable, Hashable {
 
     /// The number of elements: the product of the shape's dimensions.
     public var elementCount: Int { shape.reduce(1, *) }
-
-    private static func elementCount(of shape: [Int], name: String) throws(TensorLayoutError) -> Int {
-        var count = 1
-        for dimension in shape {
-            guard dimension >= 0 else {
-                throw TensorLayoutError(tensor: name, message: "shape \(shape) has a negative dimension")
-            }
-            let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
-            guard !overflow else {
-                throw TensorLayoutError(tensor: name, message: "shape \(shape) has too many elements")
-            }
-            count = product
-        }
-        return count
-    }
 
     private static func checkBytesLayout(_ data: [UInt8], count: Int, name: String) throws(TensorLayoutError) {
         var offset = 0

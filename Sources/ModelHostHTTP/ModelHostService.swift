@@ -154,7 +154,8 @@ public struct ModelHostService: Sendable {
                 jsonLength = length
             }
             let request = try InferenceRequest(body: httpRequest.body, jsonLength: jsonLength)
-            let validated = try resolution.validator.validate(request.inputs)
+            try resolution.validator.checkDeclarations(request.headers)
+            let validated = try resolution.validator.validate(request.decodeTensors())
             var outputs = try await resolution.instance.infer(validated.tensors)
             if let requested = request.requestedOutputs {
                 outputs = try select(requested, from: outputs, model: name)
@@ -179,8 +180,9 @@ public struct ModelHostService: Sendable {
         let resolution = try registry.resolve(name)
         let served = resolution.record.version
         do {
-            let inputs = try PredictCodec.inputs(from: body, manifest: resolution.manifest)
-            let validated = try resolution.validator.validate(inputs)
+            let request = try PredictCodec.request(from: body, manifest: resolution.manifest)
+            try resolution.validator.checkDeclarations(request.headers)
+            let validated = try resolution.validator.validate(request.decodeTensors())
             let outputs = try await resolution.instance.infer(validated.tensors)
             let response = HTTPResponse.json(.ok, try PredictCodec.response(outputs: outputs, model: name, version: served), modelVersion: served)
             return Self.withTruncations(response, Self.describe(validated.truncations))

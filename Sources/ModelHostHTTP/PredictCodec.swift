@@ -9,38 +9,97 @@ import NIOCore
 /// shape from the nesting, with leading dimensions of 1 added up to the declared rank (a scalar
 /// for a `[-1]` input is a batch of one). An output with a single element is written bare.
 enum PredictCodec {
-    /// Decodes a body into input tensors shaped for `manifest`.
+    /// A body read up to its data: each input's name, datatype and shape, and where its data is.
+    struct Request: Sendable {
+        /// One input, ready to decode.
+        struct Input: Sendable {
+            var header: TensorHeader
+            /// The value's measure; its range is in ``Request/body``.
+            var data: JSONScanner.SkippedValue
+        }
+
+        /// The body, which the measures point into.
+        let body: ByteBuffer
+        /// The inputs, in the order of their names.
+        let inputs: [Input]
+
+        /// What each input declares, in the order of their names.
+        var headers: [TensorHeader] { inputs.map(\.header) }
+
+        /// Decodes every input's data into a tensor. Call it after ``headers`` passed the
+        /// manifest's checks.
+        ///
+        /// - Throws: ``ModelHostError`` with ``ModelHostError/Code/invalidRequest`` naming the key
+        ///   and the element that does not fit its datatype.
+        func decodeTensors() throws(ModelHostError) -> [Tensor] {
+            // `withUnsafeReadableBytes` only rethrows untyped errors, hence the `Result`.
+            let outcome = body.withUnsafeReadableBytes { document -> Result<[Tensor], ModelHostError> in
+                var tensors: [Tensor] = []
+                tensors.reserveCapacity(inputs.count)
+                for input in inputs {
+                    do throws(TensorLayoutError) {
+                        tensors.append(try TensorJSONDecoder.decode(input.data, in: document, as: input.header))
+                    } catch {
+                        return .failure(ModelHostError(.invalidRequest, error.description))
+                    }
+                }
+                return .success(tensors)
+            }
+            return try outcome.get()
+        }
+    }
+
+    /// Reads a body up to its data, giving each input the datatype `manifest` declares and the
+    /// shape of its nesting.
     ///
-    /// - Throws: ``ModelHostError`` with ``ModelHostError/Code/invalidRequest`` naming the key.
-    static func inputs(from body: ByteBuffer, manifest: Manifest) throws(ModelHostError) -> [Tensor] {
-        let document: JSONValue
-        do {
-            document = try JSONValueParser.parse(body.readableBytesView)
+    /// Every byte is checked, and data whose nesting is ragged or does not fit its shape is
+    /// refused; the elements wait for ``Request/decodeTensors()``.
+    ///
+    /// - Throws: ``ModelHostError`` with ``ModelHostError/Code/invalidRequest`` naming the key, or
+    ///   ``ModelHostError/Code/validation`` for a key that is not a declared input.
+    static func request(from body: ByteBuffer, manifest: Manifest) throws(ModelHostError) -> Request {
+        var members: [(key: String, data: JSONScanner.SkippedValue)] = []
+        let isObject: Bool
+        do throws(JSONParseError) {
+            isObject = try JSONScanner.withScanner(over: body.readableBytesView) { scanner throws(JSONParseError) in
+                guard try scanner.peekKind() == .object else {
+                    try scanner.finish()
+                    return false
+                }
+                try scanner.beginObject()
+                while let key = try scanner.nextKey() {
+                    members.append((key, try scanner.skipValue()))
+                }
+                try scanner.finish()
+                return true
+            }
         } catch {
             throw ModelHostError(.invalidRequest, "request body is not valid JSON: \(error)")
         }
-        guard case .object(let object) = document else {
+        guard isObject else {
             throw ModelHostError(.invalidRequest, "request body: must be a JSON object keyed by input name")
         }
-        var tensors: [Tensor] = []
-        for key in object.keys.sorted() {
+        var inputs: [Request.Input] = []
+        inputs.reserveCapacity(members.count)
+        for (key, data) in members.sorted(by: { $0.key < $1.key }) {
             guard let spec = manifest.input(named: key) else {
                 let declared = manifest.inputs.map(\.name).joined(separator: ", ")
                 throw ModelHostError(.validation, "\"\(key)\" is not an input of model \"\(manifest.name)\" (inputs: \(declared))")
             }
-            let value = object[key]!
             // A scalar is one element; nested arrays give their shape.
-            guard var shape = value.arrayShape.map({ $0.isEmpty ? [1] : $0 }) else {
+            guard var shape = data.arrayShape.map({ $0.isEmpty ? [1] : $0 }) else {
                 throw ModelHostError(.invalidRequest, "\"\(key)\": nested arrays must be rectangular")
             }
             while shape.count < spec.shape.count { shape.insert(1, at: 0) }
+            let header = TensorHeader(name: key, datatype: spec.datatype, shape: shape)
             do {
-                tensors.append(try Tensor(name: key, datatype: spec.datatype, shape: shape, json: value))
+                try TensorJSONDecoder.checkLayout(data, for: header)
             } catch {
                 throw ModelHostError(.invalidRequest, error.description)
             }
+            inputs.append(Request.Input(header: header, data: data))
         }
-        return tensors
+        return Request(body: body, inputs: inputs)
     }
 
     /// Writes outputs as `{"name": value, ...}`.

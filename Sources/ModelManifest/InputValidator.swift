@@ -5,11 +5,12 @@ import ModelHostCore
 ///
 /// Build one per model version when the version loads: the initialiser compiles each `pattern`
 /// and turns each input's constraints into a plan, so ``validate(_:)`` does no parsing and, for
-/// numeric inputs, no allocation. Both the Open Inference Protocol route and `POST /predict` call
+/// numeric inputs, no allocation per element. Both the Open Inference Protocol route and `POST /predict` call
 /// the same validator.
 ///
-/// ``validate(_:)`` runs ``Manifest/checkInputs(_:)`` (declared names, datatypes, shapes, required
-/// inputs), then the batch limit, then each input's ``InputConstraints`` element by element. A
+/// ``checkDeclarations(_:)`` checks what a request declares — names, datatypes, shapes, required
+/// inputs and the batch limit — before its data is decoded. ``validate(_:)`` makes those checks on
+/// decoded tensors, then each input's ``InputConstraints`` element by element. A
 /// refusal is a ``ModelHostError`` with code ``ModelHostError/Code/validation`` and a message
 /// naming the input and the rule — `input "query" element 3: longer than 512 bytes` — that never
 /// quotes the refused value, so it is safe to log.
@@ -18,8 +19,9 @@ public struct InputValidator: Sendable {
     public let manifest: Manifest
     /// One plan per declared input, in the manifest's order.
     private let plans: [InputPlan]
-    /// Whether any input has a variable first dimension, so the batch pass can be skipped.
-    private let hasBatchedInput: Bool
+    /// Whether any input has a variable first dimension; when none has, the batch pass of
+    /// ``checkDeclarations(_:)`` is skipped.
+    let hasBatchedInput: Bool
 
     /// Compiles the rules of every declared input.
     ///
@@ -60,16 +62,7 @@ public struct InputValidator: Sendable {
     ///   the element when the tensor has more than one, and the rule. The message never contains
     ///   the element's content. ``ModelHostError/modelVersion`` is left for the caller to fill.
     public func validate(_ inputs: [Tensor]) throws(ModelHostError) -> ValidatedInputs {
-        try manifest.checkInputs(inputs)
-        if hasBatchedInput {
-            let limit = manifest.limits.maxBatch
-            for tensor in inputs {
-                guard let plan = plan(named: tensor.name), plan.isBatched, let batch = tensor.shape.first else { continue }
-                guard batch <= limit else {
-                    throw ModelHostError(.validation, "input \"\(tensor.name)\": batch of \(batch) is over the limit of \(limit)")
-                }
-            }
-        }
+        try checkDeclarations(inputs.map(\.header))
         var validated = ValidatedInputs(tensors: inputs, truncations: [])
         for (position, tensor) in inputs.enumerated() {
             guard let plan = plan(named: tensor.name) else { continue }

@@ -205,6 +205,47 @@ import Testing
         }
     }
 
+    /// The manifest's declarations are checked before the data is decoded: a batch over the
+    /// limit is refused for its size, though an element would fail decoding (a string in an FP32
+    /// tensor, a number in a BYTES one), which decoding first would have reported instead.
+    @Test func aRefusedShapeIsRefusedBeforeItsDataIsDecoded() async throws {
+        try await withLiveServer { client in
+            let data = (["\"not a number\""] + Array(repeating: "1", count: 1024)).joined(separator: ",")
+            let body = #"{"inputs": [{"name": "input0", "shape": [1025], "datatype": "FP32", "data": [\#(data)]}]}"#
+            let response = try await client.send(.POST, "/v2/models/echo/infer", body: body)
+            #expect(response.status == .badRequest)
+            let error = try json(response.body)
+            #expect(error["code"] as? String == "validation_failed")
+            #expect(error["error"] as? String == #"input "input0": batch of 1025 is over the limit of 1024"#)
+
+            // Within the limit, the same element is what is refused.
+            let small = #"{"inputs": [{"name": "input0", "shape": [2], "datatype": "FP32", "data": ["not a number", 1]}]}"#
+            let decoded = try json(try await client.send(.POST, "/v2/models/echo/infer", body: small).body)
+            #expect(decoded["code"] as? String == "invalid_request")
+            #expect((decoded["error"] as? String)?.contains("element 0 is a string, FP32 needs a number") == true)
+
+            let queries = (["5"] + Array(repeating: #""hi""#, count: 32)).joined(separator: ",")
+            let predicted = try await client.send(.POST, "/predict/intent-classifier", body: #"{"query": [\#(queries)]}"#)
+            #expect(predicted.status == .badRequest)
+            let predictError = try json(predicted.body)
+            #expect(predictError["code"] as? String == "validation_failed")
+            #expect(predictError["error"] as? String == #"input "query": batch of 33 is over the limit of 32"#)
+        }
+    }
+
+    @Test func theTimeoutParameterIsReadAndAMalformedOneRefused() async throws {
+        try await withLiveServer { client in
+            let valid = #"{"inputs": [{"name": "input0", "shape": [1], "datatype": "FP32", "data": [1]}], "parameters": {"timeout": 250}}"#
+            #expect(try await client.send(.POST, "/v2/models/echo/infer", body: valid).status == .ok)
+            let invalid = #"{"inputs": [{"name": "input0", "shape": [1], "datatype": "FP32", "data": [1]}], "parameters": {"timeout": "soon"}}"#
+            let response = try await client.send(.POST, "/v2/models/echo/infer", body: invalid)
+            #expect(response.status == .badRequest)
+            let error = try json(response.body)
+            #expect(error["code"] as? String == "invalid_request")
+            #expect((error["error"] as? String)?.contains("parameters.timeout") == true)
+        }
+    }
+
     @Test func unknownModelsVersionsAndRoutes() async throws {
         try await withLiveServer { client in
             let model = try await client.send(.POST, "/v2/models/nope/infer", body: "{}")
