@@ -28,14 +28,15 @@ let package = Package(
             dependencies: ["CModelHostPlugin", "ModelHostCore", "ModelManifest"],
             linkerSettings: [.linkedLibrary("dl")]
         ),
-        .target(name: "ModelRegistry", dependencies: ["ModelHostCore", "ModelManifest", "PluginLoader"]),
+        .target(name: "Scheduler", dependencies: ["ModelHostCore", "ModelManifest", "PluginLoader"]),
+        .target(name: "ModelRegistry", dependencies: ["ModelHostCore", "ModelManifest", "PluginLoader", "Scheduler"]),
         .target(name: "Gatekeeper", dependencies: ["ModelHostCore", "ModelManifest"]),
 
         // MARK: The HTTP edge and the command line.
         .target(
             name: "ModelHostHTTP",
             dependencies: [
-                "ModelHostCore", "ModelManifest", "ModelRegistry", "PluginLoader", "Gatekeeper",
+                "ModelHostCore", "ModelManifest", "ModelRegistry", "PluginLoader", "Scheduler", "Gatekeeper",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -45,7 +46,7 @@ let package = Package(
         .executableTarget(
             name: "modelhost",
             dependencies: [
-                "ModelHostCore", "ModelManifest", "PluginLoader", "ModelRegistry", "Gatekeeper", "ModelHostHTTP",
+                "ModelHostCore", "ModelManifest", "PluginLoader", "Scheduler", "ModelRegistry", "Gatekeeper", "ModelHostHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -67,11 +68,12 @@ let package = Package(
         .testTarget(name: "GatekeeperTests", dependencies: ["Gatekeeper", "ModelManifest", "ModelHostCore", "ModelHostTestKit"]),
         .testTarget(name: "PluginKitTests", dependencies: ["PluginKit", "CModelHostPlugin"]),
         .testTarget(name: "PluginLoaderTests", dependencies: ["PluginLoader", "ModelHostCore", "ModelManifest", "ModelHostTestKit"]),
-        .testTarget(name: "ModelRegistryTests", dependencies: ["ModelRegistry", "PluginLoader", "ModelManifest", "ModelHostCore", "ModelHostTestKit"]),
+        .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "PluginLoader", "ModelManifest", "ModelHostCore", "ModelHostTestKit"]),
+        .testTarget(name: "ModelRegistryTests", dependencies: ["ModelRegistry", "Scheduler", "PluginLoader", "ModelManifest", "ModelHostCore", "ModelHostTestKit"]),
         .testTarget(
             name: "ModelHostHTTPTests",
             dependencies: [
-                "ModelHostHTTP", "ModelRegistry", "ModelHostCore", "ModelManifest", "ModelHostTestKit", "Gatekeeper",
+                "ModelHostHTTP", "ModelRegistry", "Scheduler", "ModelHostCore", "ModelManifest", "ModelHostTestKit", "Gatekeeper",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

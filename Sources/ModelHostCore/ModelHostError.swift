@@ -43,6 +43,9 @@ public struct ModelHostError: Error, Sendable, Hashable, CustomStringConvertible
         public static let overloaded = Code("overloaded")
         /// The request did not finish before its deadline.
         public static let timeout = Code("timeout")
+        /// The caller stopped waiting (it disconnected, or its task was cancelled), so nobody is
+        /// answered; it is reported only to the code that submitted the request.
+        public static let cancelled = Code("cancelled")
         /// The request body is larger than the server accepts.
         public static let payloadTooLarge = Code("payload_too_large")
         /// The server failed in a way that is not the caller's fault.

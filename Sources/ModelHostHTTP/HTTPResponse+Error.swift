@@ -15,6 +15,8 @@ extension ModelHostError.Code {
         case .modelNotReady, .unavailable, .overloaded: .serviceUnavailable
         case .timeout: .gatewayTimeout
         case .pluginError, .internal: .internalServerError
+        // Never written: the caller is gone. The status nginx logs for it.
+        case .cancelled: HTTPResponseStatus(statusCode: 499, reasonPhrase: "Client Closed Request")
         default: .internalServerError
         }
     }

@@ -1,14 +1,16 @@
+import Logging
 import ModelHostCore
 import NIOCore
 import NIOHTTP1
 import NIOPosix
-import Synchronization
 
-/// The HTTP/1.1 edge: accepts connections, reads whole requests within the configured limits,
-/// asks a ``ModelHostService`` for the answer and writes it back.
+/// The HTTP/1.1 edge: accepts connections within the connection limit and serves each on its
+/// event loop with a ``ModelHostService``.
 ///
-/// Parsing is SwiftNIO's; a malformed request gets a 400 from its pipeline and the connection is
-/// closed, without touching any other connection.
+/// Parsing is SwiftNIO's, with its pipelining support; a malformed request gets a 400 from its
+/// pipeline and the connection is closed, without touching any other connection. The request path
+/// runs on the event loop: routing, admission, decoding and writing; only the plugin call goes
+/// to the model version's own threads.
 public final class HTTPServer: Sendable {
     /// Where the server listens and what it accepts.
     public struct Configuration: Sendable {
@@ -18,38 +20,45 @@ public final class HTTPServer: Sendable {
         public var port: Int = 8080
         /// The largest request body accepted, in bytes; larger requests get 413. Default 8 MiB.
         public var maxBodyBytes: Int = 8 << 20
+        /// The memory all buffered request bodies may take together, in bytes; a request that
+        /// does not fit gets 503 `overloaded`. Default 256 MiB.
+        public var maxBufferedBodyBytes: Int = 256 << 20
         /// The largest total size of a request's header fields, in bytes; larger requests get 400
         /// and the connection is closed. Default 16 KiB.
         public var maxHeaderBytes: Int = 16 << 10
-        /// Connections served at once; a connection beyond it is closed as soon as it is accepted.
-        /// Default 1024.
+        /// Connections served at once. At the limit the server stops accepting, so new clients
+        /// wait in the listen backlog until a connection closes. Default 1024.
         public var maxConnections: Int = 1024
         /// How long the server waits for a complete request (all of its head and body) on an open
         /// connection, idle keep-alive time included, before closing it. Default 30 seconds.
         public var requestReadTimeout: Duration = .seconds(30)
+        /// The largest body a refused request may have for its connection to be kept: it is read
+        /// and dropped. A larger one closes the connection after the answer. Default 64 KiB.
+        public var maxDiscardedBodyBytes: Int = 64 << 10
 
         /// Creates a configuration with every field at its default.
         public init() {}
     }
 
-    private typealias Connection = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
+    /// What shutting down found.
+    public struct ShutdownReport: Sendable, Hashable {
+        /// Whether every connection finished its request and closed within the grace period.
+        public var isGraceful: Bool
+    }
 
-    private let serverChannel: NIOAsyncChannel<Connection, Never>
-    private let openConnections = ConnectionCounter()
-    private let service: ModelHostService
-    private let configuration: Configuration
+    private let serverChannel: any Channel
+    private let tracker: ConnectionTracker
 
     /// The port the server is bound to.
     public let port: Int
 
-    private init(serverChannel: NIOAsyncChannel<Connection, Never>, service: ModelHostService, configuration: Configuration) {
+    private init(serverChannel: any Channel, tracker: ConnectionTracker, configuredPort: Int) {
         self.serverChannel = serverChannel
-        self.service = service
-        self.configuration = configuration
-        self.port = serverChannel.channel.localAddress?.port ?? configuration.port
+        self.tracker = tracker
+        self.port = serverChannel.localAddress?.port ?? configuredPort
     }
 
-    /// Binds the listening socket; call ``run()`` to serve.
+    /// Binds the listening socket and starts serving.
     ///
     /// - Throws: The socket error when the address cannot be bound.
     public static func bind(
@@ -57,113 +66,69 @@ public final class HTTPServer: Sendable {
         service: ModelHostService,
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> HTTPServer {
+        let tracker = ConnectionTracker()
+        let budget = RequestBodyBudget(limit: configuration.maxBufferedBodyBytes)
+        let limits = HTTPRequestHandler.Limits(
+            maxBodyBytes: configuration.maxBodyBytes,
+            maxDiscardedBodyBytes: configuration.maxDiscardedBodyBytes,
+            lingerTime: .seconds(2)
+        )
+        let logger = service.logger
         let channel = try await ServerBootstrap(group: eventLoopGroup)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .bind(host: configuration.host, port: configuration.port) { channel in
+            // One accept per read, so the connection limit is never overshot.
+            .serverChannelOption(.maxMessagesPerRead, value: 1)
+            .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    var limits = NIOHTTPDecoderLimitConfiguration()
-                    limits.maxHeaderListSize = configuration.maxHeaderBytes
-                    limits.maxHeaderFieldSize = configuration.maxHeaderBytes
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+                    try channel.pipeline.syncOperations.addHandler(
+                        ConnectionLimitHandler(maxConnections: configuration.maxConnections, tracker: tracker)
+                    )
+                }
+            }
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    var decoderLimits = NIOHTTPDecoderLimitConfiguration()
+                    decoderLimits.maxHeaderListSize = configuration.maxHeaderBytes
+                    decoderLimits.maxHeaderFieldSize = configuration.maxHeaderBytes
+                    let pipeline = channel.pipeline.syncOperations
+                    try pipeline.configureHTTPServerPipeline(
+                        withPipeliningAssistance: true,
                         withErrorHandling: true,
                         withEncoderConfiguration: .init(),
-                        withDecoderLimitConfiguration: limits
+                        withDecoderLimitConfiguration: decoderLimits
                     )
-                    try channel.pipeline.syncOperations.addHandler(ReadTimeoutHandler(timeout: TimeAmount(configuration.requestReadTimeout)))
-                    return try Connection(wrappingChannelSynchronously: channel)
+                    try pipeline.addHandler(ReadTimeoutHandler(timeout: TimeAmount(configuration.requestReadTimeout)))
+                    try pipeline.addHandler(HTTPRequestHandler(service: service, budget: budget, limits: limits, logger: logger))
                 }
             }
-        return HTTPServer(serverChannel: channel, service: service, configuration: configuration)
+            .bind(host: configuration.host, port: configuration.port)
+            .get()
+        return HTTPServer(serverChannel: channel, tracker: tracker, configuredPort: configuration.port)
     }
 
-    /// Serves connections until the task is cancelled or the listening socket closes.
+    /// Connections open now.
+    public var openConnections: Int { tracker.count }
+
+    /// Returns when the server has stopped listening (after ``shutdown(gracePeriod:)``).
+    /// Cancelling the task closes the listener and every connection at once.
     public func run() async throws {
-        try await withThrowingDiscardingTaskGroup { group in
-            try await serverChannel.executeThenClose { connections in
-                for try await connection in connections {
-                    guard openConnections.reserve(limit: configuration.maxConnections) else {
-                        // Over the limit: close at once rather than queue work the server cannot take.
-                        group.addTask { try? await connection.executeThenClose { _, _ in } }
-                        continue
-                    }
-                    group.addTask {
-                        defer { self.openConnections.release() }
-                        await self.serve(connection)
-                    }
-                }
-            }
+        try await withTaskCancellationHandler {
+            try await serverChannel.closeFuture.get()
+        } onCancel: {
+            serverChannel.close(promise: nil)
+            tracker.closeAll()
         }
     }
 
-    private func serve(_ connection: Connection) async {
-        // One connection's failure (a reset, a parse error) ends that connection only.
-        let clientAddress = connection.channel.remoteAddress?.ipAddress ?? "unknown"
-        try? await connection.executeThenClose { inbound, outbound in
-            var head: HTTPRequestHead?
-            var body = connection.channel.allocator.buffer(capacity: 0)
-            for try await part in inbound {
-                switch part {
-                case .head(let requestHead):
-                    head = requestHead
-                    body.clear()
-                    if let length = requestHead.headers.first(name: "content-length").flatMap(Int.init), length > configuration.maxBodyBytes {
-                        try await writeTooLarge(to: outbound)
-                        return
-                    }
-                case .body(var chunk):
-                    guard body.readableBytes + chunk.readableBytes <= configuration.maxBodyBytes else {
-                        try await writeTooLarge(to: outbound)
-                        return
-                    }
-                    body.writeBuffer(&chunk)
-                case .end:
-                    guard let requestHead = head else { continue }
-                    head = nil
-                    let path = requestHead.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? "/"
-                    let request = HTTPRequest(method: requestHead.method, path: path, headers: requestHead.headers, body: body, clientAddress: clientAddress)
-                    let response = await service.respond(to: request)
-                    try await write(response, keepAlive: requestHead.isKeepAlive, version: requestHead.version, to: outbound)
-                    if !requestHead.isKeepAlive { return }
-                }
-            }
-        }
-    }
-
-    private func write(_ response: HTTPResponse, keepAlive: Bool, version: HTTPVersion, to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>) async throws {
-        var headers = response.headers
-        headers.replaceOrAdd(name: "Content-Length", value: String(response.body.readableBytes))
-        if !headers.contains(name: "Content-Type") {
-            headers.add(name: "Content-Type", value: "application/json")
-        }
-        headers.replaceOrAdd(name: "Connection", value: keepAlive ? "keep-alive" : "close")
-        let head = HTTPResponseHead(version: version, status: response.status, headers: headers)
-        try await outbound.write(contentsOf: [.head(head), .body(.byteBuffer(response.body)), .end(nil)])
-    }
-
-    private func writeTooLarge(to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>) async throws {
-        let error = ModelHostError(.payloadTooLarge, "request body is larger than the limit of \(configuration.maxBodyBytes) bytes")
-        try await write(HTTPResponse(error: error), keepAlive: false, version: .http1_1, to: outbound)
-    }
-}
-
-
-/// Counts open connections against a limit.
-private final class ConnectionCounter: Sendable {
-    private let count = Mutex(0)
-
-    /// Takes a slot, or returns `false` when all `limit` slots are taken.
-    func reserve(limit: Int) -> Bool {
-        count.withLock { count in
-            guard count < limit else { return false }
-            count += 1
-            return true
-        }
-    }
-
-    /// Gives a slot back.
-    func release() {
-        count.withLock { $0 -= 1 }
+    /// Stops accepting, lets every connection finish the request it is serving (idle keep-alive
+    /// connections close at once, busy ones after their answer), and closes whatever is still
+    /// open when `gracePeriod` ends.
+    public func shutdown(gracePeriod: Duration) async -> ShutdownReport {
+        try? await serverChannel.close()
+        tracker.quiesceAll()
+        let isGraceful = await tracker.waitUntilAllClosed(deadline: .now.advanced(by: gracePeriod))
+        return ShutdownReport(isGraceful: isGraceful)
     }
 }

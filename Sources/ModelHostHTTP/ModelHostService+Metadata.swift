@@ -3,6 +3,7 @@ import ModelManifest
 import ModelRegistry
 import NIOHTTP1
 import PluginLoader
+import Scheduler
 
 /// The read-only routes: server and model metadata, readiness, and the repository index.
 extension ModelHostService {
@@ -47,16 +48,19 @@ extension ModelHostService {
         return .json(.ok, writer.bytes, modelVersion: record.version)
     }
 
+    /// Whether the version can take a request now: loaded, not draining, and not every one of its
+    /// threads held by a call past its deadline.
     func modelReady(name: String, version: String?) throws(ModelHostError) -> HTTPResponse {
         let record = try Self.record(name: name, version: version, in: registry.snapshot)
+        let isReady = record.serving?.isReady ?? false
         var writer = JSONWriter()
         writer.beginObject()
         writer.key("name")
         writer.string(name)
         writer.key("ready")
-        writer.bool(record.isReady)
+        writer.bool(isReady)
         writer.endObject()
-        return .json(record.isReady ? .ok : .serviceUnavailable, writer.bytes, modelVersion: record.version)
+        return .json(isReady ? .ok : .serviceUnavailable, writer.bytes, modelVersion: record.version)
     }
 
     /// The record a metadata or readiness request names: the given version, else the active
@@ -87,7 +91,7 @@ extension ModelHostService {
                 writer.key("version")
                 writer.string(record.version)
                 writer.key("state")
-                writer.string(record.isReady ? "READY" : "UNAVAILABLE")
+                writer.string(record.isReady ? "READY" : record.isLoading ? "LOADING" : "UNAVAILABLE")
                 writer.key("active")
                 writer.bool(record.version == active)
                 if let failure = record.failure {

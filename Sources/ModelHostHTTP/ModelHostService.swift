@@ -3,19 +3,32 @@ import Logging
 import ModelHostCore
 import ModelManifest
 import ModelRegistry
-import PluginLoader
 import NIOCore
 import NIOHTTP1
+import Scheduler
 
-/// The application behind the HTTP edge: routes each request to the registry and the models,
+/// The application behind the HTTP edge: routes each request, admits or refuses it from its head,
 /// and turns the outcome, success or ``ModelHostError``, into a response.
+///
+/// Everything here is synchronous and runs on the connection's event loop, except the plugin
+/// call, which goes to the model version's own threads and answers through a completion.
+/// A request is handled in two steps: ``decide(head:clientAddress:)`` routes it, resolves the
+/// model version once and admits it before any body byte is read; for inference,
+/// ``respond(to:body:completion:)`` then decodes the body, checked against the manifest first,
+/// and submits it to the version.
 public struct ModelHostService: Sendable {
-    /// What the server reports about itself.
+    /// What the server reports about itself and how it decides readiness.
     public struct Configuration: Sendable {
         /// The server's name in `GET /v2`. Default `modelhost`.
         public var serverName: String = "modelhost"
         /// The server's version in `GET /v2`. Default the package's version.
         public var serverVersion: String = ModelHostService.version
+        /// Whether `/v2/health/ready` needs every model to have a ready version, rather than at
+        /// least one. Default `false`: one bad bundle does not take the replica out of service.
+        public var requiresEveryModelReady = false
+        /// Bodies larger than this, in bytes, are decoded on the model version's own thread
+        /// instead of the event loop. Default 64 KiB.
+        public var offloadedDecodingThreshold: Int = 64 << 10
 
         /// Creates a configuration with every field at its default.
         public init() {}
@@ -27,10 +40,16 @@ public struct ModelHostService: Sendable {
     /// The protocol extensions this server implements, listed in `GET /v2`.
     public static let extensions = ["model_repository", "binary_tensor_data", "predict"]
 
+    /// The header that carries the caller's timeout in milliseconds.
+    public static let timeoutHeader = "X-Request-Timeout-Ms"
+    /// The header that carries the request id, from the caller or generated.
+    public static let requestIDHeader = "X-Request-ID"
+
     let registry: ModelRegistry
     private let admission: (any RequestAdmitting)?
     let configuration: Configuration
-    private let logger: Logger
+    let logger: Logger
+    private let requestIDs = RequestIDGenerator()
 
     /// Creates a service over `registry`.
     ///
@@ -39,7 +58,8 @@ public struct ModelHostService: Sendable {
     ///   - admission: Who decides whether a request may proceed (normally a ``Gatekeeper/Gatekeeper``);
     ///     `nil` admits everything.
     ///   - configuration: What the server reports about itself.
-    ///   - logger: Where refusals are logged, by key id and rule, never with request content.
+    ///   - logger: Where refusals and plugin failures are logged, by key id, model, version and
+    ///     request id, never with request content.
     public init(
         registry: ModelRegistry,
         admission: (any RequestAdmitting)? = nil,
@@ -52,174 +72,192 @@ public struct ModelHostService: Sendable {
         self.logger = logger
     }
 
-    /// Answers one request. Never throws: every failure becomes an error response.
-    public func respond(to request: HTTPRequest) async -> HTTPResponse {
-        let route = Route(method: request.method, path: request.path)
+    // MARK: The head
+
+    /// What to do with a request once its head has been read.
+    enum HeadDecision {
+        /// Answer with this; the body, if any, is not needed.
+        case respond(HTTPResponse)
+        /// Admitted: read the body, then call ``respond(to:body:completion:)``.
+        case readBody(AdmittedRequest)
+    }
+
+    /// Routes a request, resolves the model version it names, and admits or refuses it — all
+    /// from the head, before any of its body is read. Routes without a body are answered here.
+    func decide(head: HTTPRequestHead, clientAddress: String) -> HeadDecision {
+        let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? "/"
+        let requestID = requestIDs.id(from: head.headers.first(name: Self.requestIDHeader))
+        var decision = decide(route: Route(method: head.method, path: path), head: head, path: path, requestID: requestID, clientAddress: clientAddress)
+        switch decision {
+        case .respond(var response):
+            response.headers.replaceOrAdd(name: Self.requestIDHeader, value: requestID)
+            decision = .respond(response)
+        case .readBody:
+            break
+        }
+        return decision
+    }
+
+    private func decide(route: Route, head: HTTPRequestHead, path: String, requestID: String, clientAddress: String) -> HeadDecision {
+        if case .methodNotAllowed(let allowed) = route {
+            let methods = allowed.map(\.rawValue).joined(separator: ", ")
+            var response = HTTPResponse(error: ModelHostError(.methodNotAllowed, "\(head.method) is not allowed on \(path); use \(methods)"))
+            response.headers.add(name: "Allow", value: methods)
+            return .respond(response)
+        }
+        if case .notFound = route {
+            return .respond(HTTPResponse(error: ModelHostError(.routeNotFound, "no route for \(head.method) \(path)")))
+        }
+        // Resolved once: the version found here is the one admitted, decoded for and called.
+        var resolution: Result<ModelRegistry.Resolution, ModelHostError>?
+        if case .inference(let name, let version) = route.target {
+            resolution = Result { () throws(ModelHostError) in try registry.resolve(name, version: version) }
+        }
         var admittedHeaders: [(name: String, value: String)] = []
         var keyID: String?
-        if let admission, let admissionRequest = admissionRequest(for: route, request) {
-            let decision = admission.admit(admissionRequest)
+        if let admission, let request = admissionRequest(for: route, head: head, clientAddress: clientAddress, resolution: resolution) {
+            let decision = admission.admit(request)
             keyID = decision.keyID
             if let refusal = decision.refusal {
                 logger.info("refused", metadata: [
-                    "code": "\(refusal.code)", "key": "\(decision.keyID ?? "-")", "client": "\(request.clientAddress)",
-                    "path": "\(request.path)",
+                    "code": "\(refusal.code)", "key": "\(decision.keyID ?? "-")", "client": "\(clientAddress)",
+                    "path": "\(path)", "request": "\(requestID)",
                 ])
                 var response = HTTPResponse(error: refusal)
                 for header in decision.headers { response.headers.replaceOrAdd(name: header.name, value: header.value) }
-                return response
+                return .respond(response)
             }
             admittedHeaders = decision.headers
         }
-        var response: HTTPResponse
-        do {
-            response = try await respond(to: route, request)
-        } catch {
-            if error.code == .validation {
-                // The message names the input and the rule, never the content.
-                logger.info("input refused", metadata: ["key": "\(keyID ?? "-")", "path": "\(request.path)", "rule": "\(error.message)"])
-            }
-            response = HTTPResponse(error: error)
+        guard let resolution else {
+            return .respond(respondWithoutBody(to: route, path: path, method: head.method))
         }
-        for header in admittedHeaders { response.headers.replaceOrAdd(name: header.name, value: header.value) }
-        return response
-    }
-
-    /// What the Gatekeeper must know about a request; `nil` for routes that do not exist, which
-    /// are answered 404 or 405 without asking it.
-    private func admissionRequest(for route: Route, _ request: HTTPRequest) -> AdmissionRequest? {
-        let access: AdmissionRequest.Access
-        var model: String?
-        var version: String?
-        switch route {
-        case .serverLive, .serverReady: access = .open
-        case .serverMetadata: access = .metadata
-        case .modelMetadata(let name, let requested), .modelReady(let name, let requested):
-            (access, model, version) = (.metadata, name, requested)
-        case .infer(let name, let requested): (access, model, version) = (.inference, name, requested)
-        case .predict(let name): (access, model) = (.inference, name)
-        case .repositoryIndex: access = .admin
-        case .methodNotAllowed, .notFound: return nil
-        }
-        let credential = KeyRing.credential(
-            fromHeaders: request.headers.first(name: "X-API-Key"),
-            authorization: request.headers.first(name: "Authorization")
-        )
-        var modelLimit: RateLimit?
-        if access == .inference, let model {
-            modelLimit = registry.limits(of: model, version: version).map {
-                RateLimit.perSecond($0.requestsPerSecond, burst: $0.burst, policyName: "model")
-            }
-        }
-        return AdmissionRequest(access: access, model: model, modelLimit: modelLimit, credential: credential, clientAddress: request.clientAddress)
-    }
-
-    private func respond(to route: Route, _ request: HTTPRequest) async throws(ModelHostError) -> HTTPResponse {
-        switch route {
-        case .serverLive:
-            return .json(.ok, Array(#"{"live":true}"#.utf8))
-        case .serverReady:
-            let isReady = registry.snapshot.isEveryModelReady
-            return .json(isReady ? .ok : .serviceUnavailable, Array((isReady ? #"{"ready":true}"# : #"{"ready":false}"#).utf8))
-        case .serverMetadata:
-            return .json(.ok, serverMetadata())
-        case .modelMetadata(let name, let version):
-            return try modelMetadata(name: name, version: version)
-        case .modelReady(let name, let version):
-            return try modelReady(name: name, version: version)
-        case .infer(let name, let version):
-            return try await infer(name: name, version: version, request)
-        case .predict(let name):
-            return try await predict(name: name, body: request.body)
-        case .repositoryIndex:
-            return .json(.ok, repositoryIndex())
-        case .methodNotAllowed(let allowed):
-            var response = HTTPResponse(error: ModelHostError(.methodNotAllowed, "\(request.method) is not allowed on \(request.path); use \(allowed.map(\.rawValue).joined(separator: ", "))"))
-            response.headers.add(name: "Allow", value: allowed.map(\.rawValue).joined(separator: ", "))
-            return response
-        case .notFound:
-            throw ModelHostError(.routeNotFound, "no route for \(request.method) \(request.path)")
-        }
-    }
-
-    private func infer(name: String, version: String?, _ httpRequest: HTTPRequest) async throws(ModelHostError) -> HTTPResponse {
-        let resolution = try registry.resolve(name, version: version)
-        let served = resolution.record.version
         do throws(ModelHostError) {
-            var jsonLength: Int?
-            if let field = httpRequest.headers.first(name: InferenceRequest.headerLengthField) {
-                guard let length = Int(field) else {
+            let resolved = try resolution.get()
+            var admitted = AdmittedRequest(
+                route: route, resolution: resolved, requestID: requestID, keyID: keyID, path: path,
+                responseHeaders: admittedHeaders
+            )
+            if let field = head.headers.first(name: Self.timeoutHeader) {
+                guard let milliseconds = Int(field), milliseconds > 0 else {
+                    throw ModelHostError(.invalidRequest, "\(Self.timeoutHeader) must be a positive whole number of milliseconds, not \"\(field)\"")
+                }
+                admitted.callerTimeout = .milliseconds(milliseconds)
+            }
+            if let field = head.headers.first(name: InferenceRequest.headerLengthField) {
+                guard let length = Int(field), length >= 0 else {
                     throw ModelHostError(.invalidRequest, "\(InferenceRequest.headerLengthField) must be a whole number of bytes")
                 }
-                jsonLength = length
+                admitted.jsonLength = length
             }
-            let request = try InferenceRequest(body: httpRequest.body, jsonLength: jsonLength)
-            try resolution.validator.checkDeclarations(request.headers)
-            let validated = try resolution.validator.validate(request.decodeTensors())
-            var outputs = try await resolution.instance.infer(validated.tensors)
-            if let requested = request.requestedOutputs {
-                outputs = try select(requested, from: outputs, model: name)
-            }
-            let truncated = Self.describe(validated.truncations)
-            let body = try InferenceResponseWriter.inferenceResponse(
-                model: name, version: served, id: request.id, outputs: outputs, truncatedInputs: truncated,
-                isBinary: request.isBinary
-            )
-            var response = HTTPResponse.json(.ok, body.bytes, modelVersion: served)
-            if let jsonLength = body.jsonLength {
-                response.headers.replaceOrAdd(name: "Content-Type", value: "application/octet-stream")
-                response.headers.add(name: InferenceRequest.headerLengthField, value: String(jsonLength))
-            }
-            return Self.withTruncations(response, truncated)
+            return .readBody(admitted)
         } catch {
-            throw Self.attributed(error, to: served)
+            var response = HTTPResponse(error: attributed(error, to: (try? resolution.get())?.record.version))
+            for header in admittedHeaders { response.headers.replaceOrAdd(name: header.name, value: header.value) }
+            return .respond(response)
         }
     }
 
-    private func predict(name: String, body: ByteBuffer) async throws(ModelHostError) -> HTTPResponse {
-        let resolution = try registry.resolve(name)
-        let served = resolution.record.version
-        do {
-            let request = try PredictCodec.request(from: body, manifest: resolution.manifest)
-            try resolution.validator.checkDeclarations(request.headers)
-            let validated = try resolution.validator.validate(request.decodeTensors())
-            let outputs = try await resolution.instance.infer(validated.tensors)
-            let response = HTTPResponse.json(.ok, try PredictCodec.response(outputs: outputs, model: name, version: served), modelVersion: served)
-            return Self.withTruncations(response, Self.describe(validated.truncations))
-        } catch {
-            throw Self.attributed(error, to: served)
+    /// What the Gatekeeper must know about a request.
+    private func admissionRequest(
+        for route: Route, head: HTTPRequestHead, clientAddress: String,
+        resolution: Result<ModelRegistry.Resolution, ModelHostError>?
+    ) -> AdmissionRequest? {
+        let access: AdmissionRequest.Access
+        var model: String?
+        switch route.target {
+        case .none: return nil
+        case .open: access = .open
+        case .metadata(let name): (access, model) = (.metadata, name)
+        case .inference(let name, _): (access, model) = (.inference, name)
+        case .admin: access = .admin
         }
+        let credential = KeyRing.credential(
+            fromHeaders: head.headers.first(name: "X-API-Key"),
+            authorization: head.headers.first(name: "Authorization")
+        )
+        var modelLimit: RateLimit?
+        if let limits = (try? resolution?.get())?.manifest.limits {
+            modelLimit = RateLimit.perSecond(limits.requestsPerSecond, burst: limits.burst, policyName: "model")
+        }
+        return AdmissionRequest(access: access, model: model, modelLimit: modelLimit, credential: credential, clientAddress: clientAddress)
     }
 
-    private func select(_ requested: [String], from outputs: [Tensor], model: String) throws(ModelHostError) -> [Tensor] {
-        try requested.map { name throws(ModelHostError) in
-            guard let output = outputs.first(where: { $0.name == name }) else {
-                let produced = outputs.map(\.name).joined(separator: ", ")
-                throw ModelHostError(.validation, "output \"\(name)\" is not produced by model \"\(model)\" (outputs: \(produced))")
+    /// Answers the routes that need no body and no plugin.
+    private func respondWithoutBody(to route: Route, path: String, method: HTTPMethod) -> HTTPResponse {
+        do throws(ModelHostError) {
+            switch route {
+            case .serverLive:
+                return .json(.ok, Array(#"{"live":true}"#.utf8))
+            case .serverReady:
+                let isReady = isServerReady
+                return .json(isReady ? .ok : .serviceUnavailable, Array((isReady ? #"{"ready":true}"# : #"{"ready":false}"#).utf8))
+            case .serverMetadata:
+                return .json(.ok, serverMetadata())
+            case .modelMetadata(let name, let version):
+                return try modelMetadata(name: name, version: version)
+            case .modelReady(let name, let version):
+                return try modelReady(name: name, version: version)
+            case .repositoryIndex:
+                return .json(.ok, repositoryIndex())
+            case .infer, .predict, .methodNotAllowed, .notFound:
+                throw ModelHostError(.internal, "\(method) \(path) was routed to the wrong handler")
             }
-            return output
+        } catch {
+            return HTTPResponse(error: error)
         }
     }
 
-    /// The header that reports inputs cut to their declared `maxLength`, with their original
-    /// lengths: `query[0]=700` (element 0 of input `query` was 700 bytes).
-    public static let truncationHeader = "X-Input-Truncated"
-
-    private static func describe(_ truncations: [Truncation]) -> String? {
-        guard !truncations.isEmpty else { return nil }
-        return truncations.map { "\($0.input)[\($0.element)]=\($0.originalLength)" }.joined(separator: ", ")
+    /// Whether the server reports ready: the initial load has finished, it is not shutting down,
+    /// and at least one model (every model, with ``Configuration/requiresEveryModelReady``) has a
+    /// ready version.
+    var isServerReady: Bool {
+        let snapshot = registry.snapshot
+        guard snapshot.isInitialLoadComplete, !snapshot.isShuttingDown else { return false }
+        return configuration.requiresEveryModelReady ? snapshot.isEveryModelReady : snapshot.isAnyModelReady
     }
 
-    private static func withTruncations(_ response: HTTPResponse, _ description: String?) -> HTTPResponse {
-        guard let description else { return response }
-        var response = response
-        response.headers.add(name: truncationHeader, value: description)
-        return response
+    // MARK: Tools and tests
+
+    /// Answers one whole request, waiting for the plugin if there is one: both steps of the
+    /// request path in one call, for tests and tools. The server itself never awaits.
+    public func respond(to request: HTTPRequest) async -> HTTPResponse {
+        var headers = request.headers
+        headers.replaceOrAdd(name: "Content-Length", value: String(request.body.readableBytes))
+        let head = HTTPRequestHead(version: .http1_1, method: request.method, uri: request.path, headers: headers)
+        switch decide(head: head, clientAddress: request.clientAddress) {
+        case .respond(let response):
+            return response
+        case .readBody(let admitted):
+            return await withCheckedContinuation { continuation in
+                _ = respond(to: admitted, body: request.body) { continuation.resume(returning: $0) }
+            }
+        }
     }
 
-    private static func attributed(_ error: ModelHostError, to version: String) -> ModelHostError {
+    func attributed(_ error: ModelHostError, to version: String?) -> ModelHostError {
         var error = error
         if error.modelVersion == nil { error.modelVersion = version }
         return error
     }
+}
+
+/// A request that passed admission and waits for its body: what the head decided.
+struct AdmittedRequest: Sendable {
+    /// The route, an inference route.
+    var route: Route
+    /// The model version resolved for it, once.
+    var resolution: ModelRegistry.Resolution
+    /// The request id, echoed in the response and named in the log.
+    var requestID: String
+    /// The key that was admitted, if any.
+    var keyID: String?
+    /// The request's path, for the log.
+    var path: String
+    /// Header fields admission adds to the response (rate-limit state).
+    var responseHeaders: [(name: String, value: String)]
+    /// The caller's timeout from ``ModelHostService/timeoutHeader``.
+    var callerTimeout: Duration?
+    /// The `Inference-Header-Content-Length` value.
+    var jsonLength: Int?
 }

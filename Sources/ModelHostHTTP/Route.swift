@@ -14,6 +14,33 @@ enum Route: Equatable, Sendable {
     case methodNotAllowed(allowed: [HTTPMethod])
     case notFound
 
+    /// What a route gives access to, for admission: the route's kind and the model it names.
+    enum Target: Equatable {
+        /// No route: answered 404 or 405 without admission.
+        case none
+        /// Health probes.
+        case open
+        /// Server or model metadata and readiness.
+        case metadata(model: String?)
+        /// Inference on a model, and a version if the path names one.
+        case inference(model: String, version: String?)
+        /// The repository and control routes.
+        case admin
+    }
+
+    /// What the route gives access to.
+    var target: Target {
+        switch self {
+        case .serverLive, .serverReady: .open
+        case .serverMetadata: .metadata(model: nil)
+        case .modelMetadata(let name, _), .modelReady(let name, _): .metadata(model: name)
+        case .infer(let name, let version): .inference(model: name, version: version)
+        case .predict(let name): .inference(model: name, version: nil)
+        case .repositoryIndex: .admin
+        case .methodNotAllowed, .notFound: .none
+        }
+    }
+
     /// Routes a request.
     init(method: HTTPMethod, path: String) {
         let segments = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)

@@ -14,12 +14,16 @@ public struct ModelLimits: Sendable, Hashable, Decodable {
     public var maxQueue: Int = 64
     /// The largest batch (first dimension) one request or dynamic batch may have. Default 32.
     public var maxBatch: Int = 32
+    /// How long loading this version (dlopen, create, warmup) may take, in milliseconds, when that
+    /// is longer than the server's load timeout (`serve --load-timeout`, default 60 s). Default:
+    /// none, the server's timeout applies.
+    public var loadTimeoutMilliseconds: Int?
 
     /// Creates limits with every field at its default.
     public init() {}
 
     private enum CodingKeys: String, CodingKey, CaseIterable {
-        case requestsPerSecond, burst, maxConcurrency, timeoutMs, maxQueue, maxBatch
+        case requestsPerSecond, burst, maxConcurrency, timeoutMs, maxQueue, maxBatch, loadTimeoutMs
     }
 
     public init(from decoder: any Decoder) throws {
@@ -31,5 +35,8 @@ public struct ModelLimits: Sendable, Hashable, Decodable {
         timeoutMilliseconds = try container.decode(.timeoutMs, default: defaults.timeoutMilliseconds, in: 1...3_600_000)
         maxQueue = try container.decode(.maxQueue, default: defaults.maxQueue, in: 0...1_000_000)
         maxBatch = try container.decode(.maxBatch, default: defaults.maxBatch, in: 1...1_000_000)
+        if container.contains(.loadTimeoutMs) {
+            loadTimeoutMilliseconds = try container.decode(.loadTimeoutMs, default: 60_000, in: 1...86_400_000)
+        }
     }
 }

@@ -1,9 +1,11 @@
 import ModelHostCore
 import ModelManifest
 import PluginLoader
+import Scheduler
 import Synchronization
 
-/// Every known version of every model, and which version of each is active.
+/// Every known version of every model, which version of each is active, and whether the
+/// initial load of the models directory has finished.
 ///
 /// Every loaded version stays resident. The active version of a model is its highest ready
 /// semantic version. Reads take a short lock to copy an immutable snapshot; no lock is ever held
@@ -13,8 +15,8 @@ public final class ModelRegistry: Sendable {
     public struct Resolution: Sendable {
         /// The version's record.
         public var record: ModelVersionRecord
-        /// The instance to call.
-        public var instance: PluginInstance
+        /// The version's execution owner, to submit the request to.
+        public var serving: ServingVersion
         /// The version's manifest.
         public var manifest: Manifest
         /// The version's compiled input rules.
@@ -25,6 +27,10 @@ public final class ModelRegistry: Sendable {
     public struct Snapshot: Sendable {
         /// Records by model name, each list sorted from lowest to highest version.
         public var models: [String: [ModelVersionRecord]] = [:]
+        /// Whether every bundle found at start has finished loading, ready or failed.
+        public var isInitialLoadComplete = false
+        /// Whether the server is shutting down: it reports not ready from then on.
+        public var isShuttingDown = false
 
         /// The active (highest ready) version of `name`.
         public func activeVersion(of name: String) -> ModelVersionRecord? {
@@ -34,6 +40,11 @@ public final class ModelRegistry: Sendable {
         /// Whether at least one model is known and every known model has a ready version.
         public var isEveryModelReady: Bool {
             !models.isEmpty && models.keys.allSatisfy { activeVersion(of: $0) != nil }
+        }
+
+        /// Whether at least one model has a ready version.
+        public var isAnyModelReady: Bool {
+            models.keys.contains { activeVersion(of: $0) != nil }
         }
     }
 
@@ -45,6 +56,16 @@ public final class ModelRegistry: Sendable {
     /// The current snapshot.
     public var snapshot: Snapshot {
         state.withLock { $0 }
+    }
+
+    /// Records that the initial load has finished.
+    public func markInitialLoadComplete() {
+        state.withLock { $0.isInitialLoadComplete = true }
+    }
+
+    /// Records that the server is shutting down, so readiness turns false at once.
+    public func markShuttingDown() {
+        state.withLock { $0.isShuttingDown = true }
     }
 
     /// Adds a version, or replaces the record of the same name and version.
@@ -82,11 +103,11 @@ public final class ModelRegistry: Sendable {
             }
             chosen = record
         }
-        guard let instance = chosen.instance, let validator = chosen.validator, let manifest = chosen.manifest else {
-            let reason = chosen.failure.map { ": \($0.code): \($0.message)" } ?? ""
+        guard let serving = chosen.serving, let validator = chosen.validator, let manifest = chosen.manifest else {
+            let reason = chosen.failure.map { ": \($0.code): \($0.message)" } ?? (chosen.isLoading ? " (it is loading)" : "")
             throw ModelHostError(.modelNotReady, "model \"\(name)\" version \(chosen.version) is not ready\(reason)", modelVersion: chosen.version)
         }
-        return Resolution(record: chosen, instance: instance, manifest: manifest, validator: validator)
+        return Resolution(record: chosen, serving: serving, manifest: manifest, validator: validator)
     }
 
     /// The limits of the version a request for `name` (and `version`, if given) would reach,

@@ -2,19 +2,23 @@ import Foundation
 import ModelHostCore
 import ModelManifest
 import PluginLoader
+import Scheduler
 
-/// Owns the models directory: finds the bundles in it, loads each, and records the outcome in
-/// the registry.
+/// Owns the models directory: finds the bundles in it, has the Scheduler load each, and records
+/// the outcome in the registry.
 ///
 /// The directory holds `<name>/<version>/` bundles. Entries whose names start with `.` are
-/// skipped (staging areas for copies in progress). One bad bundle never stops the others.
+/// skipped (staging areas for copies in progress). Every bundle found is registered as loading
+/// at once, so the repository index shows it while it loads; one bad or slow bundle never stops
+/// the others.
 public actor ModelRepository {
     /// Where the repository reads from and how it loads.
     public struct Configuration: Sendable {
         /// The models directory.
         public var directory: String
-        /// Bundles loaded at the same time. Default 2.
-        public var maxConcurrentLoads: Int = 2
+        /// Bundles loaded at the same time. A load that hangs holds its place until the load
+        /// timeout. Default 4.
+        public var maxConcurrentLoads: Int = 4
 
         /// Creates a configuration for `directory`.
         public init(directory: String) {
@@ -30,21 +34,35 @@ public actor ModelRepository {
 
     private let configuration: Configuration
     private let registry: ModelRegistry
-    private let loader: PluginLoader
+    private let scheduler: Scheduler
 
-    /// Creates a repository that registers what it loads in `registry`.
-    public init(configuration: Configuration, registry: ModelRegistry, loader: PluginLoader = PluginLoader()) {
+    /// Creates a repository that loads through `scheduler` and registers what it loads in
+    /// `registry`.
+    public init(configuration: Configuration, registry: ModelRegistry, scheduler: Scheduler) {
         self.configuration = configuration
         self.registry = registry
-        self.loader = loader
+        self.scheduler = scheduler
     }
 
-    /// Loads every bundle in the directory and registers each, ready or failed.
+    /// Loads every bundle in the directory and registers each, ready or failed; then marks the
+    /// registry's initial load complete.
     ///
+    /// - Parameter onReport: Called as each bundle finishes loading, for the log.
     /// - Returns: One report per bundle, in name and version order.
-    /// - Throws: ``ModelHostError`` only when the models directory itself cannot be read.
-    public func loadAll() async throws(ModelHostError) -> [Report] {
-        let bundles = try discoverBundles()
+    /// - Throws: ``ModelHostError`` only when the models directory itself cannot be read; the
+    ///   initial load is then marked complete with nothing loaded.
+    @discardableResult
+    public func loadAll(onReport: @Sendable (Report) -> Void = { _ in }) async throws(ModelHostError) -> [Report] {
+        let bundles: [Candidate]
+        do {
+            bundles = try discoverBundles()
+        } catch {
+            registry.markInitialLoadComplete()
+            throw error
+        }
+        for candidate in bundles {
+            registry.register(ModelVersionRecord(name: candidate.name, version: candidate.version, directory: candidate.directory, manifest: nil, state: .loading))
+        }
         var reports: [Report] = []
         var pending = bundles[...]
         await withTaskGroup(of: Report.self) { group in
@@ -54,11 +72,13 @@ public actor ModelRepository {
             }
             for await report in group {
                 reports.append(report)
+                onReport(report)
                 if let next = pending.popFirst() {
                     group.addTask { await self.load(next) }
                 }
             }
         }
+        registry.markInitialLoadComplete()
         return reports.sorted { ($0.record.name, $0.record.version) < ($1.record.name, $1.record.version) }
     }
 
@@ -70,13 +90,13 @@ public actor ModelRepository {
 
     private nonisolated func load(_ candidate: Candidate) async -> Report {
         let record: ModelVersionRecord
-        do {
-            let loaded = try await loader.load(bundleAt: candidate.directory)
+        switch await scheduler.load(bundleAt: candidate.directory, name: candidate.name, version: candidate.version) {
+        case .success(let loaded):
             record = ModelVersionRecord(
                 name: candidate.name, version: candidate.version, directory: loaded.directory,
-                manifest: loaded.manifest, state: .ready(loaded.instance, loaded.validator)
+                manifest: loaded.manifest, state: .ready(loaded.serving, loaded.validator)
             )
-        } catch {
+        case .failure(let error):
             let manifest = try? Manifest.load(contentsOf: candidate.directory + "/" + BundleVerifier.manifestFileName)
             record = ModelVersionRecord(
                 name: candidate.name, version: candidate.version, directory: candidate.directory,

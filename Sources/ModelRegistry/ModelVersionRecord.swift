@@ -1,16 +1,20 @@
 import ModelHostCore
 import ModelManifest
 import PluginLoader
+import Scheduler
 
-/// One version of one model as the registry knows it: ready to serve, or failed with its reason.
+/// One version of one model as the registry knows it: loading, ready to serve, or failed with
+/// its reason.
 ///
 /// Immutable and shared by reference, so handing a record to a request costs one retain however
 /// large its manifest is.
 public final class ModelVersionRecord: Sendable {
     /// Where a version stands.
     public enum State: Sendable {
-        /// Loaded, created and warmed up, with its compiled input rules.
-        case ready(PluginInstance, InputValidator)
+        /// Found in the models directory; its load has not finished.
+        case loading
+        /// Loaded, created and warmed up: its execution owner and compiled input rules.
+        case ready(ServingVersion, InputValidator)
         /// Refused; the error says which check failed and why.
         case failed(BundleError)
     }
@@ -25,7 +29,7 @@ public final class ModelVersionRecord: Sendable {
     public let directory: String
     /// The manifest, when it could be read.
     public let manifest: Manifest?
-    /// Ready or failed.
+    /// Loading, ready or failed.
     public let state: State
 
     /// Creates a record.
@@ -38,22 +42,29 @@ public final class ModelVersionRecord: Sendable {
         self.state = state
     }
 
-    /// The ready instance, or `nil` for a failed version.
-    public var instance: PluginInstance? {
-        if case .ready(let instance, _) = state { return instance }
+    /// The execution owner of a loaded version, or `nil` while loading and for a failed version.
+    public var serving: ServingVersion? {
+        if case .ready(let serving, _) = state { return serving }
         return nil
     }
 
-    /// The compiled input rules of a ready version.
+    /// The compiled input rules of a loaded version.
     public var validator: InputValidator? {
         if case .ready(_, let validator) = state { return validator }
         return nil
     }
 
-    /// Whether the version serves.
-    public var isReady: Bool { instance != nil }
+    /// Whether the version loaded and may take requests. Whether it can take one right now is
+    /// ``ServingVersion/isReady``.
+    public var isReady: Bool { serving != nil }
 
-    /// Why the version does not serve, or `nil` when it does.
+    /// Whether the version's load has not finished.
+    public var isLoading: Bool {
+        if case .loading = state { return true }
+        return false
+    }
+
+    /// Why the version does not serve, or `nil` when it does or is still loading.
     public var failure: BundleError? {
         if case .failed(let error) = state { return error }
         return nil

@@ -10,9 +10,16 @@ import Foundation
 /// public func modelhostPluginEntry() -> UnsafeRawPointer { PluginExport.table(for: MyModel.self) }
 /// ```
 ///
-/// The host calls ``infer(_:)`` from its own threads, at most as many calls at once as the
-/// manifest's `limits.maxConcurrency` allows, hence the `Sendable` requirement.
+/// The host calls ``infer(_:context:)`` from its own threads, at most as many calls at once as
+/// the manifest's `limits.maxConcurrency` allows, hence the `Sendable` requirement. Implement
+/// ``infer(_:)`` for a model that needs no deadline, or ``infer(_:context:)`` to see the call's
+/// deadline and whether its caller still waits.
 public protocol ModelPlugin: Sendable {
+    /// Whether the model accepts batched calls: requests joined along the first dimension of
+    /// every input whose manifest shape starts with -1, each output answering row for row.
+    /// Default `false`.
+    static var supportsBatching: Bool { get }
+
     /// Builds the model from the manifest's `config` and the artifacts in the bundle.
     ///
     /// - Throws: Any error; the host reports its description and does not load the version.
@@ -24,6 +31,27 @@ public protocol ModelPlugin: Sendable {
     /// - Returns: The output tensors.
     /// - Throws: ``PluginError`` to choose how the host answers; any other error is internal.
     func infer(_ inputs: [Tensor]) throws -> [Tensor]
+
+    /// Runs one inference, knowing its deadline. The default calls ``infer(_:)``.
+    ///
+    /// - Parameters:
+    ///   - inputs: The request's tensors, in the order the caller sent them.
+    ///   - context: The call's deadline, and whether anyone still waits for it.
+    /// - Returns: The output tensors.
+    /// - Throws: ``PluginError`` to choose how the host answers; any other error is internal.
+    func infer(_ inputs: [Tensor], context: InferenceContext) throws -> [Tensor]
+}
+
+extension ModelPlugin {
+    public static var supportsBatching: Bool { false }
+
+    public func infer(_ inputs: [Tensor], context: InferenceContext) throws -> [Tensor] {
+        try infer(inputs)
+    }
+
+    public func infer(_ inputs: [Tensor]) throws -> [Tensor] {
+        try infer(inputs, context: .unbounded)
+    }
 }
 
 /// What a plugin is given when it is created.

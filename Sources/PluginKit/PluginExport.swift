@@ -8,16 +8,25 @@ import Synchronization
 /// copy of PluginKit, so the registered type is per library.
 public enum PluginExport {
     /// Registers `type` as this library's model and returns the ABI table for the entry symbol.
+    ///
+    /// The table is ABI 1.1: calls arrive through `infer_with_context`, and the
+    /// `MH_CAPABILITY_BATCHING` bit follows ``ModelPlugin/supportsBatching``.
     public static func table<Plugin: ModelPlugin>(for type: Plugin.Type) -> UnsafeRawPointer {
         registeredType.withLock { $0 = type }
+        if type.supportsBatching {
+            apiTable.pointee.capabilities |= UInt64(MH_CAPABILITY_BATCHING)
+        } else {
+            apiTable.pointee.capabilities &= ~UInt64(MH_CAPABILITY_BATCHING)
+        }
         return UnsafeRawPointer(apiTable)
     }
 
     private static let registeredType = Mutex<(any ModelPlugin.Type)?>(nil)
 
-    // Safe: Swift initialises a static `let` exactly once, thread-safely; the table is never written
-    // after that, only read by the host through the pointer.
-    nonisolated(unsafe) private static let apiTable: UnsafePointer<mh_plugin_api> = {
+    // Safe: Swift initialises a static `let` exactly once, thread-safely. The table is written
+    // only by `table(for:)`, which the entry symbol calls once, before the host reads it; the
+    // host calls the entry and reads the table on one thread.
+    nonisolated(unsafe) private static let apiTable: UnsafeMutablePointer<mh_plugin_api> = {
         let table = UnsafeMutablePointer<mh_plugin_api>.allocate(capacity: 1)
         table.initialize(
             to: mh_plugin_api(
@@ -28,15 +37,19 @@ public enum PluginExport {
                     PluginExport.create(configuration, length, directory, instance, errorSlot)
                 },
                 infer: { instance, inputs, count, sink, errorSlot in
-                    PluginExport.infer(instance, inputs, count, sink, errorSlot)
+                    PluginExport.infer(instance, nil, inputs, count, sink, errorSlot)
                 },
                 destroy: { instance in
                     guard let instance else { return }
                     Unmanaged<InstanceBox>.fromOpaque(instance).release()
+                },
+                capabilities: 0,
+                infer_with_context: { instance, context, inputs, count, sink, errorSlot in
+                    PluginExport.infer(instance, context, inputs, count, sink, errorSlot)
                 }
             )
         )
-        return UnsafePointer(table)
+        return table
     }()
 
     private final class InstanceBox {
@@ -73,6 +86,7 @@ public enum PluginExport {
 
     private static func infer(
         _ instance: UnsafeMutableRawPointer?,
+        _ context: UnsafePointer<mh_call_context>?,
         _ inputs: UnsafePointer<mh_tensor>?,
         _ count: Int,
         _ sink: UnsafePointer<mh_output_sink>?,
@@ -87,7 +101,7 @@ public enum PluginExport {
                 throw PluginError(.invalidInput, "infer was called with \(count) inputs and no input array")
             }
             let tensors = try (0..<count).map { index in try makeTensor(inputs![index]) }
-            let outputs = try box.plugin.infer(tensors)
+            let outputs = try box.plugin.infer(tensors, context: InferenceContext(context))
             for output in outputs {
                 try write(output, to: sink.pointee)
             }

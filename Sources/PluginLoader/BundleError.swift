@@ -32,6 +32,9 @@ public struct BundleError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let createFailed = Code("create_failed")
         /// A warmup sample failed.
         public static let warmupFailed = Code("warmup_failed")
+        /// Loading (dlopen, create, warmup) did not finish within the load timeout; its thread
+        /// is abandoned.
+        public static let loadTimedOut = Code("load_timed_out")
 
         public var description: String { rawValue }
     }

@@ -1,112 +1,82 @@
 import CModelHostPlugin
-import Foundation
 import ModelHostCore
 import ModelManifest
+import Synchronization
 
-/// One created instance of a plugin, with the threads its code runs on.
+/// One created instance of a plugin: the handle `create` returned and the calls it accepts.
 ///
-/// ``infer(_:)`` hands the call to the instance's own threads and suspends the caller until it
-/// returns, so no Swift concurrency thread ever blocks in plugin code. The instance is destroyed,
-/// on those threads, when the last reference goes.
+/// Every method runs plugin code and blocks until it returns, so each must be called only on a
+/// thread the host owns for the instance's version (the Scheduler's), never on Swift's
+/// cooperative pool or an event loop, and never by more threads at once than the manifest's
+/// `limits.maxConcurrency`. The owner calls ``destroy()`` exactly once, when no call is running;
+/// nothing is released from `deinit`.
 public final class PluginInstance: @unchecked Sendable {
-    // Safe: `library` and `handle` are immutable after init; the plugin's own thread-safety is
-    // respected because only `pool` (maxConcurrency threads) ever calls into it.
+    // Safe: `library` and `handle` are immutable after init and only passed to the plugin, whose
+    // thread-safety the owner respects (see the type's documentation); `isDestroyed` is atomic.
     private let library: PluginLibrary
     private let handle: UnsafeMutableRawPointer
-    private let pool: PluginThreadPool
+    private let declaredOutputs: [TensorSpec]
+    private let isDestroyed = Atomic<Bool>(false)
 
     /// The model's name.
     public let name: String
     /// The model's version.
     public let version: SemanticVersion
 
-    private init(library: PluginLibrary, handle: UnsafeMutableRawPointer, pool: PluginThreadPool, manifest: Manifest) {
+    /// Whether the plugin accepts batched calls (ABI 1.1).
+    public var supportsBatching: Bool { library.supportsBatching }
+
+    private init(library: PluginLibrary, handle: UnsafeMutableRawPointer, manifest: Manifest) {
         self.library = library
         self.handle = handle
-        self.pool = pool
+        self.declaredOutputs = manifest.outputs
         self.name = manifest.name
         self.version = manifest.version
     }
 
-    deinit {
-        let destroy = library.api.destroy
-        let handle = UncheckedPointer(handle)
-        let pool = pool
-        if !pool.submit({ destroy?(handle.pointer) }) {
-            destroy?(handle.pointer)
-        }
-        pool.shutdown()
-    }
-
-    /// Creates an instance on a fresh thread pool sized by the manifest's `limits`.
-    static func create(library: PluginLibrary, bundle: BundleVerifier.VerifiedBundle) async throws(BundleError) -> PluginInstance {
-        let manifest = bundle.manifest
-        let pool = PluginThreadPool(
-            label: "mh-\(manifest.name)",
-            threadCount: manifest.limits.maxConcurrency,
-            queueCapacity: manifest.limits.maxQueue
-        )
-        let config = manifest.config.jsonText
-        let directory = bundle.directory
-        let api = library.api
-        let outcome: Result<UncheckedPointer, BundleError> = await withCheckedContinuation { continuation in
-            let accepted = pool.submit {
-                var error = mh_error()
-                var instance: UnsafeMutableRawPointer?
-                let status = config.withCString { json in
-                    directory.withCString { path in
-                        api.create(json, config.utf8.count, path, &instance, &error)
-                    }
-                }
-                if status == MH_OK, let instance {
-                    continuation.resume(returning: .success(UncheckedPointer(instance)))
-                } else {
-                    let message = status == MH_OK ? "create reported success but returned no instance" : error.text
-                    continuation.resume(returning: .failure(BundleError(.createFailed, bundle: directory, "plugin \"\(manifest.name)\" failed to create an instance: \(message)")))
-                }
-            }
-            if !accepted {
-                continuation.resume(returning: .failure(BundleError(.createFailed, bundle: directory, "the plugin's threads refused the create call")))
-            }
-        }
-        switch outcome {
-        case .success(let handle):
-            return PluginInstance(library: library, handle: handle.pointer, pool: pool, manifest: manifest)
-        case .failure(let error):
-            pool.shutdown()
-            throw error
-        }
-    }
-
-    /// Runs one inference on the instance's threads.
+    /// Calls the plugin's `create` on the current thread.
     ///
-    /// - Parameter inputs: The request's tensors.
-    /// - Returns: The plugin's output tensors, checked for a well-formed layout.
-    /// - Throws: ``ModelHostError`` with code ``ModelHostError/Code/validation`` (the plugin
-    ///   refused the input), ``ModelHostError/Code/unavailable`` (transient, or the queue is full)
-    ///   or ``ModelHostError/Code/pluginError``.
-    public func infer(_ inputs: [Tensor]) async throws(ModelHostError) -> [Tensor] {
-        let version = version.description
-        let result: Result<[Tensor], ModelHostError> = await withCheckedContinuation { continuation in
-            let accepted = pool.submit { [self] in
-                continuation.resume(returning: self.runInfer(inputs))
-            }
-            if !accepted {
-                continuation.resume(returning: .failure(ModelHostError(.unavailable, "model \"\(self.name)\" is overloaded: its queue is full", modelVersion: version)))
+    /// - Throws: ``BundleError`` with ``BundleError/Code/createFailed`` and the plugin's message.
+    static func create(library: PluginLibrary, bundle: BundleVerifier.VerifiedBundle) throws(BundleError) -> PluginInstance {
+        let manifest = bundle.manifest
+        let config = manifest.config.jsonText
+        var error = mh_error()
+        var instance: UnsafeMutableRawPointer?
+        let status = config.withCString { json in
+            bundle.directory.withCString { path in
+                library.api.create(json, config.utf8.count, path, &instance, &error)
             }
         }
-        return try result.get()
+        guard status == MH_OK, let instance else {
+            let message = status == MH_OK ? "create reported success but returned no instance" : error.text
+            throw BundleError(.createFailed, bundle: bundle.directory, "plugin \"\(manifest.name)\" failed to create an instance: \(message)")
+        }
+        return PluginInstance(library: library, handle: instance, manifest: manifest)
     }
 
-    /// Calls the plugin; runs on one of the pool's threads.
-    private func runInfer(_ inputs: [Tensor]) -> Result<[Tensor], ModelHostError> {
+    /// Runs one inference on the current thread.
+    ///
+    /// - Parameters:
+    ///   - inputs: The request's tensors.
+    ///   - context: The call's deadline and cancellation flag, for ABI 1.1 plugins.
+    /// - Returns: The plugin's outputs, checked for a well-formed layout and against the
+    ///   manifest's outputs; or ``ModelHostError`` with code
+    ///   ``ModelHostError/Code/pluginRefusedInput`` (the plugin refused the input),
+    ///   ``ModelHostError/Code/unavailable`` (the plugin says transient) or
+    ///   ``ModelHostError/Code/pluginError`` (it failed, or wrote invalid outputs).
+    public func infer(_ inputs: [Tensor], context: PluginCallContext) -> Result<[Tensor], ModelHostError> {
         let version = version.description
-        let collector = OutputCollector()
+        let collector = OutputCollector(declaredOutputs: declaredOutputs)
         var sink = collector.makeSink()
         var error = mh_error()
         let status = Self.withRawTensors(inputs) { raw in
             raw.withUnsafeBufferPointer { tensors in
-                library.api.infer(handle, tensors.baseAddress, tensors.count, &sink, &error)
+                if let inferWithContext = library.api.infer_with_context {
+                    return context.withRawContext { call in
+                        inferWithContext(handle, call, tensors.baseAddress, tensors.count, &sink, &error)
+                    }
+                }
+                return library.api.infer(handle, tensors.baseAddress, tensors.count, &sink, &error)
             }
         }
         // A refused output is the plugin's fault whatever status it then returned.
@@ -121,12 +91,18 @@ public final class PluginInstance: @unchecked Sendable {
                 return .failure(ModelHostError(.pluginError, "model \"\(name)\" wrote an invalid output: \(error)", modelVersion: version))
             }
         case MH_ERROR_INVALID_INPUT:
-            return .failure(ModelHostError(.validation, "model \"\(name)\" refused the input: \(error.text)", modelVersion: version))
+            return .failure(ModelHostError(.pluginRefusedInput, "model \"\(name)\" refused the input: \(error.text)", modelVersion: version))
         case MH_ERROR_UNAVAILABLE:
             return .failure(ModelHostError(.unavailable, "model \"\(name)\" is temporarily unavailable: \(error.text)", modelVersion: version))
         default:
             return .failure(ModelHostError(.pluginError, "model \"\(name)\" failed: \(error.text)", modelVersion: version))
         }
+    }
+
+    /// Calls the plugin's `destroy` on the current thread; later calls do nothing.
+    public func destroy() {
+        guard !isDestroyed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        library.api.destroy(handle)
     }
 
     /// Presents `tensors` as `mh_tensor` views valid for the duration of `body`.
@@ -148,12 +124,6 @@ public final class PluginInstance: @unchecked Sendable {
         }
         return nest(0)
     }
-}
-
-/// A raw pointer handed between threads; the plugin ABI's thread-safety rules make that safe.
-struct UncheckedPointer: @unchecked Sendable {
-    let pointer: UnsafeMutableRawPointer
-    init(_ pointer: UnsafeMutableRawPointer) { self.pointer = pointer }
 }
 
 extension mh_error {

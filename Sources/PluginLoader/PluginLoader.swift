@@ -3,6 +3,9 @@ import ModelManifest
 
 /// Turns a bundle on disk into a ready plugin instance: verify, `dlopen`, check the ABI, create,
 /// warm up. A version is ready only when every step has passed.
+///
+/// Loading runs plugin code and blocks: the Scheduler calls it on the version's own thread, under
+/// the load timeout.
 public struct PluginLoader: Sendable {
     /// A bundle whose plugin is loaded, created and warmed up.
     public struct LoadedBundle: Sendable {
@@ -10,7 +13,7 @@ public struct PluginLoader: Sendable {
         public var directory: String
         /// The bundle's manifest.
         public var manifest: Manifest
-        /// The ready instance.
+        /// The ready instance; its owner must ``PluginInstance/destroy()`` it.
         public var instance: PluginInstance
         /// The manifest's input rules, compiled.
         public var validator: InputValidator
@@ -21,10 +24,12 @@ public struct PluginLoader: Sendable {
     /// Creates a loader.
     public init() {}
 
-    /// Loads the bundle at `directory`.
+    /// Loads the bundle at `directory` on the current thread.
+    ///
+    /// An instance whose warmup fails is destroyed, on the current thread, before this throws.
     ///
     /// - Throws: ``BundleError`` naming the step that failed; nothing of a failed bundle serves.
-    public func load(bundleAt directory: String) async throws(BundleError) -> LoadedBundle {
+    public func load(bundleAt directory: String) throws(BundleError) -> LoadedBundle {
         let bundle = try verifier.verify(bundleAt: directory)
         let validator: InputValidator
         do {
@@ -33,22 +38,13 @@ public struct PluginLoader: Sendable {
             throw BundleError(.invalidManifest, bundle: directory, error.description)
         }
         let library = try PluginLibrary.open(path: bundle.libraryPath, bundle: directory, pluginName: bundle.manifest.name)
-        let instance = try await PluginInstance.create(library: library, bundle: bundle)
+        let instance = try PluginInstance.create(library: library, bundle: bundle)
         for (index, sample) in bundle.manifest.warmup.enumerated() {
-            do {
-                _ = try await instance.infer(sample.inputs)
-            } catch {
+            if case .failure(let error) = instance.infer(sample.inputs, context: .unbounded) {
+                instance.destroy()
                 throw BundleError(.warmupFailed, bundle: directory, "warmup sample \(index) failed: \(error.message)")
             }
         }
         return LoadedBundle(directory: bundle.directory, manifest: bundle.manifest, instance: instance, validator: validator)
-    }
-
-    /// Runs every check that needs no plugin code, then loads the plugin as ``load(bundleAt:)``
-    /// does, for `modelhost validate`.
-    ///
-    /// - Throws: ``BundleError`` naming the step that failed.
-    public func validate(bundleAt directory: String) async throws(BundleError) -> Manifest {
-        try await load(bundleAt: directory).manifest
     }
 }

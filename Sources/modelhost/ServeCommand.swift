@@ -7,6 +7,7 @@ import ModelHostCore
 import ModelHostHTTP
 import ModelRegistry
 import PluginLoader
+import Scheduler
 
 #if canImport(Glibc)
 import Glibc
@@ -18,10 +19,12 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Load the bundles in a models directory and serve them over HTTP.",
         discussion: """
-            Bundles live at <models>/<name>/<version>/. A bundle that fails to load is reported and \
-            skipped; every other bundle serves. Every route but the health probes needs an API key \
-            from the --keys file (or MODELHOST_API_KEYS); a --keys file that does not exist yet is \
-            created with a development key, printed once.
+            Bundles live at <models>/<name>/<version>/. The server listens first and loads the bundles \
+            while it answers; /v2/health/ready turns 200 once every bundle has loaded or failed and at \
+            least one model is ready. A bundle that fails to load is reported and skipped; every other \
+            bundle serves. Every route but the health probes needs an API key from the --keys file (or \
+            MODELHOST_API_KEYS); a --keys file that does not exist yet is created with a development \
+            key, printed once. SIGTERM or SIGINT shuts down gracefully; a second one exits at once.
             """
     )
 
@@ -55,12 +58,30 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds a connection may take to deliver a complete request, idle time included.")
     var readTimeout: Int = 30
 
+    @Option(name: .long, help: "The memory all buffered request bodies may take together, in bytes; beyond it requests get 503.")
+    var maxBufferedBodyBytes: Int = HTTPServer.Configuration().maxBufferedBodyBytes
+
+    @Option(name: .long, help: "Seconds loading one bundle may take (dlopen, create, warmup), unless its manifest asks for more.")
+    var loadTimeout: Int = 60
+
+    @Option(name: .long, help: "Seconds in-flight requests have to finish after SIGTERM or SIGINT before the server exits.")
+    var shutdownTimeout: Int = 10
+
+    @Flag(name: .long, help: "Report ready only when every model has a ready version (by default one ready model is enough).")
+    var strictReadiness = false
+
     func validate() throws {
         if keys == nil && !insecureNoAuth {
             throw ValidationError("give --keys FILE (created with a development key if missing), or --insecure-no-auth to serve without keys")
         }
         if keys != nil && insecureNoAuth {
             throw ValidationError("--keys and --insecure-no-auth contradict each other; give one")
+        }
+        for (name, value) in [("--load-timeout", loadTimeout), ("--read-timeout", readTimeout)] where value < 1 {
+            throw ValidationError("\(name) must be at least 1 second")
+        }
+        if shutdownTimeout < 0 {
+            throw ValidationError("--shutdown-timeout must not be negative")
         }
     }
 
@@ -77,53 +98,100 @@ struct ServeCommand: AsyncParsableCommand {
         let gatekeeper = Gatekeeper(configuration: gatekeeperConfiguration, keys: keyRing, clock: ContinuousClock())
 
         let registry = ModelRegistry()
-        let repository = ModelRepository(configuration: .init(directory: models), registry: registry)
-        let reports: [ModelRepository.Report]
-        do {
-            reports = try await repository.loadAll()
-        } catch {
-            throw ValidationError(error.message)
-        }
-        for report in reports {
-            let record = report.record
-            if let failure = record.failure {
-                logger.error("model failed to load", metadata: ["model": "\(record.name)", "version": "\(record.version)", "code": "\(failure.code)", "reason": "\(failure.message)"])
-            } else {
-                logger.info("model ready", metadata: ["model": "\(record.name)", "version": "\(record.version)"])
-            }
-        }
-        if reports.isEmpty { logger.warning("no bundles found", metadata: ["models": "\(models)"]) }
+        var schedulerConfiguration = Scheduler.Configuration()
+        schedulerConfiguration.loadTimeout = .seconds(loadTimeout)
+        let scheduler = Scheduler(configuration: schedulerConfiguration) { event in Self.log(event, to: logger) }
+        let repository = ModelRepository(configuration: .init(directory: models), registry: registry, scheduler: scheduler)
 
         var configuration = HTTPServer.Configuration()
         configuration.host = host
         configuration.port = port
         configuration.maxBodyBytes = maxBodyBytes
+        configuration.maxBufferedBodyBytes = maxBufferedBodyBytes
         configuration.maxHeaderBytes = maxHeaderBytes
         configuration.maxConnections = maxConnections
         configuration.requestReadTimeout = .seconds(readTimeout)
-        let service = ModelHostService(registry: registry, admission: gatekeeper, logger: Logger(label: "modelhost.http"))
+        var serviceConfiguration = ModelHostService.Configuration()
+        serviceConfiguration.requiresEveryModelReady = strictReadiness
+        let service = ModelHostService(registry: registry, admission: gatekeeper, configuration: serviceConfiguration, logger: Logger(label: "modelhost.http"))
+        // Listen first: probes answer while the bundles load.
         let server = try await HTTPServer.bind(configuration: configuration, service: service)
         logger.info("listening on http://\(host):\(server.port)")
 
-        let keysFile = keys
-        let serving = Task {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await server.run() }
-                if let keysFile {
-                    group.addTask { await Self.watchKeys(at: keysFile, into: gatekeeper, logger: logger) }
-                }
-                try await group.next()
-                group.cancelAll()
+        let signals = SignalStream(SIGINT, SIGTERM)
+        let models = self.models
+        let loading = Task {
+            do {
+                let reports = try await repository.loadAll { report in Self.log(report.record, to: logger) }
+                if reports.isEmpty { logger.warning("no bundles found", metadata: ["models": "\(models)"]) }
+                logger.info("initial load finished", metadata: ["ready": "\(reports.filter(\.record.isReady).count)", "failed": "\(reports.filter { $0.record.failure != nil }.count)"])
+            } catch {
+                logger.error("the models directory cannot be read; serving nothing", metadata: ["reason": "\(error)"])
             }
         }
-        let signals = Self.onTermination { serving.cancel() }
-        defer { signals.forEach { $0.cancel() } }
-        do {
-            try await serving.value
-        } catch is CancellationError {
-            // Stopped by a signal.
+        let watching = keys.map { keysFile in Task { await Self.watchKeys(at: keysFile, into: gatekeeper, logger: logger) } }
+
+        let received = await signals.next()
+        logger.notice("shutting down", metadata: ["signal": "\(received)", "timeout": "\(shutdownTimeout)s"])
+        // A second signal exits at once, whatever is still running.
+        signals.onNext { signal in
+            logger.critical("second signal; exiting at once", metadata: ["signal": "\(signal)"])
+            Glibc.exit(128 + signal)
         }
-        logger.info("stopped")
+        let status = await shutDown(registry: registry, server: server, scheduler: scheduler)
+        loading.cancel()
+        watching?.cancel()
+        // Threads abandoned to hung plugin calls must not keep the process alive.
+        Glibc.exit(status)
+    }
+
+    /// Shuts down in order: readiness turns false, the listener closes, in-flight requests finish
+    /// within the shutdown timeout, then every version is destroyed on its own threads.
+    ///
+    /// - Returns: The exit status: 0, or 1 when calls were still running at the timeout.
+    private func shutDown(registry: ModelRegistry, server: HTTPServer, scheduler: Scheduler) async -> Int32 {
+        let logger = Logger(label: "modelhost")
+        registry.markShuttingDown()
+        let deadline = ContinuousClock.now.advanced(by: .seconds(shutdownTimeout))
+        let edge = await server.shutdown(gracePeriod: ContinuousClock.now.duration(to: deadline))
+        if !edge.isGraceful {
+            logger.warning("connections still open at the shutdown timeout were closed")
+        }
+        let reports = await scheduler.shutDownAll(gracePeriod: max(.zero, ContinuousClock.now.duration(to: deadline)))
+        let hung = reports.filter { $0.stillRunning > 0 }
+        if hung.isEmpty {
+            logger.info("stopped", metadata: ["versions": "\(reports.count)"])
+            return 0
+        }
+        let names = hung.map { "\($0.model) \($0.version) (\($0.stillRunning) calls)" }.joined(separator: ", ")
+        logger.error("stopped with calls still running at the shutdown timeout", metadata: ["versions": "\(names)"])
+        return 1
+    }
+
+    private static func log(_ record: ModelVersionRecord, to logger: Logger) {
+        if let failure = record.failure {
+            logger.error("model failed to load", metadata: ["model": "\(record.name)", "version": "\(record.version)", "code": "\(failure.code)", "reason": "\(failure.message)"])
+        } else {
+            logger.info("model ready", metadata: ["model": "\(record.name)", "version": "\(record.version)"])
+        }
+    }
+
+    private static func log(_ event: SchedulerEvent, to logger: Logger) {
+        let metadata: Logger.Metadata = ["model": "\(event.model)", "version": "\(event.version)"]
+        switch event.kind {
+        case .callOverranDeadline(let overrun):
+            logger.warning("a call ran past its deadline; its caller got 504 at the deadline", metadata: metadata.merging(["overrun": "\(overrun)"]) { $1 })
+        case .loadTimedOut(let timeout):
+            logger.error("loading timed out; its thread is abandoned", metadata: metadata.merging(["timeout": "\(timeout)"]) { $1 })
+        case .lateLoadDiscarded:
+            logger.notice("a load that had timed out finished; its instance was destroyed", metadata: metadata)
+        case .shutDown(let isDestroyed, let stillRunning):
+            if stillRunning > 0 {
+                logger.error("version shut down with calls still running; their threads are abandoned", metadata: metadata.merging(["running": "\(stillRunning)"]) { $1 })
+            } else {
+                logger.info("version shut down", metadata: metadata.merging(["destroyed": "\(isDestroyed)"]) { $1 })
+            }
+        }
     }
 
     /// The keys from the keys file and the environment. A keys file that does not exist is created
@@ -173,17 +241,6 @@ struct ServeCommand: AsyncParsableCommand {
             case .success(let count): logger.info("keys reloaded", metadata: ["count": "\(count)"])
             case .failure(let error): logger.error("keys file unusable; keeping the keys already loaded", metadata: ["reason": "\(error)"])
             }
-        }
-    }
-
-    /// Calls `handler` on SIGINT or SIGTERM.
-    private static func onTermination(_ handler: @escaping @Sendable () -> Void) -> [any DispatchSourceSignal] {
-        [SIGINT, SIGTERM].map { signalNumber in
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-            source.setEventHandler(handler: handler)
-            source.resume()
-            return source
         }
     }
 }

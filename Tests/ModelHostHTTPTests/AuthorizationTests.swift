@@ -2,6 +2,7 @@ import Foundation
 import Gatekeeper
 import ModelHostTestKit
 import ModelRegistry
+import Scheduler
 import NIOHTTP1
 import Testing
 
@@ -25,7 +26,7 @@ import Testing
         try models.addExample("echo")
         try models.addExample("intent-classifier")
         let registry = ModelRegistry()
-        _ = try await ModelRepository(configuration: .init(directory: models.path), registry: registry).loadAll()
+        _ = try await ModelRepository(configuration: .init(directory: models.path), registry: registry, scheduler: Scheduler()).loadAll()
 
         var file = KeyFile(path: "/nonexistent/keys.json")
         let now = Date()
@@ -189,7 +190,7 @@ import Testing
         let models = try ModelsDirectory()
         try models.addExample("echo")
         let registry = ModelRegistry()
-        _ = try await ModelRepository(configuration: .init(directory: models.path), registry: registry).loadAll()
+        _ = try await ModelRepository(configuration: .init(directory: models.path), registry: registry, scheduler: Scheduler()).loadAll()
         var file = KeyFile(path: "/nonexistent/keys.json")
         let good = try file.create(name: "good", scopes: [.infer], now: Date()).key
         var configuration = Gatekeeper<ContinuousClock>.Configuration()

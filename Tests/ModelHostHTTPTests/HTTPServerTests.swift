@@ -2,6 +2,7 @@ import Foundation
 import ModelHostCore
 import ModelHostTestKit
 import ModelRegistry
+import Scheduler
 import NIOHTTP1
 import Testing
 
@@ -19,7 +20,7 @@ import Testing
         // Its create fails: the prefix is longer than the echo plugin accepts.
         try models.addExample("echo", version: "2.0.0") { $0["config"] = ["outputPrefix": String(repeating: "x", count: 100)] }
         let registry = ModelRegistry()
-        _ = try await ModelRepository(configuration: .init(directory: models.path), registry: registry).loadAll()
+        _ = try await ModelRepository(configuration: .init(directory: models.path), registry: registry, scheduler: Scheduler()).loadAll()
         var configuration = HTTPServer.Configuration()
         configuration.port = 0
         configuration.maxBodyBytes = 64 << 10

@@ -4,6 +4,7 @@ import InMemoryLogging
 import Logging
 import ModelHostTestKit
 import ModelRegistry
+import Scheduler
 import NIOCore
 import NIOHTTP1
 import Testing
@@ -16,7 +17,7 @@ import Testing
         let models = try ModelsDirectory()
         try models.addExample("intent-classifier")
         let registry = ModelRegistry()
-        _ = try await ModelRepository(configuration: .init(directory: models.path), registry: registry).loadAll()
+        _ = try await ModelRepository(configuration: .init(directory: models.path), registry: registry, scheduler: Scheduler()).loadAll()
         var file = KeyFile(path: "/nonexistent/keys.json")
         let key = try file.create(name: "logging", scopes: [.infer], now: Date()).key
         let gatekeeper = Gatekeeper(keys: KeyRing(records: file.records), clock: ContinuousClock())

@@ -3,6 +3,7 @@ import ModelHostCore
 import ModelHostTestKit
 import ModelManifest
 import ModelRegistry
+import Scheduler
 import PluginLoader
 import Testing
 
@@ -28,7 +29,7 @@ struct ModelRegistryTests {
     @Test func loadAllRegistersEveryVersionReadyOrFailed() async throws {
         let models = try Self.makeEchoVersions()
         let registry = ModelRegistry()
-        let reports = try await ModelRepository(configuration: .init(directory: models.path), registry: registry).loadAll()
+        let reports = try await ModelRepository(configuration: .init(directory: models.path), registry: registry, scheduler: Scheduler()).loadAll()
 
         #expect(reports.count == 4)
         let versions = try #require(registry.snapshot.models["echo"])
@@ -43,31 +44,31 @@ struct ModelRegistryTests {
     @Test func resolvePicksTheHighestReadyVersion() async throws {
         let models = try Self.makeEchoVersions()
         let registry = ModelRegistry()
-        _ = try await ModelRepository(configuration: .init(directory: models.path), registry: registry).loadAll()
+        _ = try await ModelRepository(configuration: .init(directory: models.path), registry: registry, scheduler: Scheduler()).loadAll()
 
         let resolution = try registry.resolve("echo")
         #expect(resolution.record.version == "1.10.0")
         #expect(resolution.manifest.version.description == "1.10.0")
-        #expect(resolution.instance.version.description == "1.10.0")
+        #expect(resolution.serving.version == "1.10.0")
         let input = try Tensor(name: "input0", datatype: .fp32, shape: [1], data: [0, 0, 0x80, 0x3F])
-        #expect(try await resolution.instance.infer([input]) == [input])
+        #expect(try await resolution.serving.infer([input], timeout: .seconds(5)) == [input])
     }
 
     @Test(arguments: ["1.0.0", "1.2.0", "1.10.0"])
     func resolveByVersionPicksThatVersion(version: String) async throws {
         let models = try Self.makeEchoVersions()
         let registry = ModelRegistry()
-        _ = try await ModelRepository(configuration: .init(directory: models.path), registry: registry).loadAll()
+        _ = try await ModelRepository(configuration: .init(directory: models.path), registry: registry, scheduler: Scheduler()).loadAll()
 
         let resolution = try registry.resolve("echo", version: version)
         #expect(resolution.record.version == version)
-        #expect(resolution.instance.version.description == version)
+        #expect(resolution.serving.version == version)
     }
 
     @Test func resolvingTheBrokenVersionNamesWhyItIsNotReady() async throws {
         let models = try Self.makeEchoVersions()
         let registry = ModelRegistry()
-        _ = try await ModelRepository(configuration: .init(directory: models.path), registry: registry).loadAll()
+        _ = try await ModelRepository(configuration: .init(directory: models.path), registry: registry, scheduler: Scheduler()).loadAll()
 
         let error = try #require(resolveError(registry, "echo", version: "2.0.0"))
         #expect(error.code == .modelNotReady)
@@ -80,7 +81,7 @@ struct ModelRegistryTests {
     func unknownModelOrVersionIsNotFound(name: String, version: String?) async throws {
         let models = try Self.makeEchoVersions()
         let registry = ModelRegistry()
-        _ = try await ModelRepository(configuration: .init(directory: models.path), registry: registry).loadAll()
+        _ = try await ModelRepository(configuration: .init(directory: models.path), registry: registry, scheduler: Scheduler()).loadAll()
 
         let error = try #require(resolveError(registry, name, version: version))
         #expect(error.code == .modelNotFound)
@@ -102,7 +103,7 @@ struct ModelRegistryTests {
             $0["colour"] = "blue"
         }
         let registry = ModelRegistry()
-        let reports = try await ModelRepository(configuration: .init(directory: models.path), registry: registry).loadAll()
+        let reports = try await ModelRepository(configuration: .init(directory: models.path), registry: registry, scheduler: Scheduler()).loadAll()
 
         #expect(reports.map(\.record.name) == ["alpha", "echo"])
         #expect(reports.map(\.record.isReady) == [false, true])
@@ -125,7 +126,7 @@ struct ModelRegistryTests {
         try Data("notes".utf8).write(to: URL(fileURLWithPath: models.path + "/echo/NOTES.txt"))
 
         let registry = ModelRegistry()
-        let reports = try await ModelRepository(configuration: .init(directory: models.path), registry: registry).loadAll()
+        let reports = try await ModelRepository(configuration: .init(directory: models.path), registry: registry, scheduler: Scheduler()).loadAll()
 
         #expect(reports.map { "\($0.record.name)/\($0.record.version)" } == ["echo/1.0.0"])
         #expect(Array(registry.snapshot.models.keys) == ["echo"])
@@ -135,7 +136,7 @@ struct ModelRegistryTests {
     @Test func emptyModelsDirectoryLoadsNothing() async throws {
         let models = try ModelsDirectory()
         let registry = ModelRegistry()
-        let reports = try await ModelRepository(configuration: .init(directory: models.path), registry: registry).loadAll()
+        let reports = try await ModelRepository(configuration: .init(directory: models.path), registry: registry, scheduler: Scheduler()).loadAll()
         #expect(reports.isEmpty)
         #expect(registry.snapshot.models.isEmpty)
         #expect(!registry.snapshot.isEveryModelReady)
@@ -144,7 +145,7 @@ struct ModelRegistryTests {
     @Test func missingModelsDirectoryThrows() async throws {
         let models = try ModelsDirectory()
         let missing = models.path + "/absent"
-        let repository = ModelRepository(configuration: .init(directory: missing), registry: ModelRegistry())
+        let repository = ModelRepository(configuration: .init(directory: missing), registry: ModelRegistry(), scheduler: Scheduler())
         let error = await #expect(throws: ModelHostError.self) { try await repository.loadAll() }
         #expect(error?.code == .internal)
         #expect(error?.message.contains(missing) == true)
@@ -157,7 +158,7 @@ struct ModelRegistryTests {
         try models.addExample("echo", version: "1.0.0-rc.1")
         try models.addExample("echo", version: "1.0.0")
         let registry = ModelRegistry()
-        _ = try await ModelRepository(configuration: .init(directory: models.path), registry: registry).loadAll()
+        _ = try await ModelRepository(configuration: .init(directory: models.path), registry: registry, scheduler: Scheduler()).loadAll()
 
         #expect(registry.snapshot.models["echo"]?.map(\.version) == ["1.0.0-rc.1", "1.0.0"])
         #expect(try registry.resolve("echo").record.version == "1.0.0")

@@ -1,0 +1,486 @@
+import Dispatch
+import Foundation
+import ModelHostCore
+import ModelManifest
+import PluginLoader
+import Synchronization
+
+/// The execution owner of one loaded model version: its plugin instance, the threads that run
+/// it, its bounded queue, its calls in flight and its lifecycle (loading, ready, draining,
+/// retired).
+///
+/// The request path calls ``submit(_:)`` and ``cancel(_:)`` synchronously: each takes the
+/// version's own lock for a few instructions and, at most, wakes one of its threads. No actor is
+/// involved and nothing waits for the plugin. The ``Scheduler`` actor creates versions and shuts
+/// them down.
+///
+/// All plugin code — `dlopen`, the entry symbol, `create`, warmup, `infer`, `destroy` — runs on
+/// the version's own threads, as many as the manifest's `limits.maxConcurrency`. A call that
+/// hangs holds one of them and nothing else: its callers get 504 at their deadlines, later
+/// callers 503 ``ModelHostError/Code/overloaded`` once the queue is full, and every other
+/// version is unaffected.
+public final class ServingVersion: Sendable {
+    /// Identifies a submitted job, to cancel it.
+    public struct Ticket: Hashable, Sendable {
+        fileprivate let value: Machine.Ticket
+    }
+
+    /// The outcome of ``submit(_:)``.
+    public enum Submission: Sendable {
+        /// Taken; the job's completion will be called exactly once.
+        case accepted(Ticket)
+        /// Not taken, and the completion will never be called: the version is not ready
+        /// (``ModelHostError/Code/modelNotReady``) or full (``ModelHostError/Code/overloaded``).
+        case refused(ModelHostError)
+    }
+
+    /// What became of the version when it shut down.
+    public struct ShutdownReport: Sendable, Hashable {
+        /// The model's name.
+        public var model: String
+        /// The version.
+        public var version: String
+        /// Whether the instance was destroyed and every thread ended.
+        public var isDestroyed: Bool
+        /// Calls still in the plugin when the grace period ended; their threads are abandoned.
+        public var stillRunning: Int
+    }
+
+    typealias Machine = StateMachine<ContinuousClock.Instant, InferenceJob>
+
+    /// A waiter for one condition, resumed once: by the event, or by its timer.
+    fileprivate struct Waiter {
+        var continuation: CheckedContinuation<Bool, Never>
+        var timer: Task<Void, Never>?
+    }
+
+    /// What a waiter waits for.
+    fileprivate enum Event: Sendable {
+        /// The load finished, well or badly.
+        case loaded
+        /// Draining left nothing to do.
+        case drained
+        /// Every thread ended.
+        case finished
+    }
+
+    fileprivate struct Locked {
+        var machine = Machine()
+        var loadOutcome: Result<PluginLoader.LoadedBundle, BundleError>?
+        var instance: PluginInstance?
+        /// One semaphore per thread, which it parks on.
+        var parkers: [DispatchSemaphore] = []
+        /// One flag per thread, raised when its call is no longer wanted.
+        var flags: [CancellationFlag] = []
+        var waiters: [Event: Waiter] = [:]
+    }
+
+    /// The model's name.
+    public let name: String
+    /// The version's text.
+    public let version: String
+
+    private let state = Mutex(Locked())
+    private let watchdog: DeadlineWatchdog
+    private let events: @Sendable (SchedulerEvent) -> Void
+
+    init(name: String, version: String, watchdog: DeadlineWatchdog, events: @escaping @Sendable (SchedulerEvent) -> Void) {
+        self.name = name
+        self.version = version
+        self.watchdog = watchdog
+        self.events = events
+    }
+
+    // MARK: Reading
+
+    /// Where the version stands.
+    public var lifecycle: Lifecycle { Lifecycle(state.withLock { $0.machine.lifecycle }) }
+
+    /// Whether the version serves requests: ready, and not every one of its threads held by a
+    /// call past its deadline.
+    public var isReady: Bool { state.withLock { $0.machine.isServing } }
+
+    /// Jobs waiting for a thread.
+    public var queuedCount: Int { state.withLock { $0.machine.queuedCount } }
+
+    /// Calls in the plugin, those past their deadline included.
+    public var runningCount: Int { state.withLock { $0.machine.runningCount } }
+
+    // MARK: The request path
+
+    /// Queues `job` for one of the version's threads, or refuses it at once.
+    ///
+    /// Never blocks and never runs plugin code: at most it wakes a parked thread.
+    public func submit(_ job: InferenceJob) -> Submission {
+        let now = ContinuousClock.now
+        let deadline = now.advanced(by: job.timeout)
+        let (action, parker) = state.withLock { locked -> (Machine.SubmitAction, DispatchSemaphore?) in
+            let action = locked.machine.submit(job, deadline: deadline, now: now)
+            if case .enqueued(_, let wake?, _) = action { return (action, locked.parkers[wake]) }
+            return (action, nil)
+        }
+        switch action {
+        case .enqueued(let ticket, _, let isEarlierDeadline):
+            parker?.signal()
+            if isEarlierDeadline { watchdog.wake() }
+            return .accepted(Ticket(value: ticket))
+        case .refused(let refusal):
+            return .refused(error(for: refusal, queued: queuedCount))
+        }
+    }
+
+    /// Gives up on a job whose caller went away: it leaves the queue, or, if running, its
+    /// thread's cancellation flag is raised (the slot stays held until the plugin returns). The
+    /// job's completion is called with ``ModelHostError/Code/cancelled`` unless it was already
+    /// answered.
+    public func cancel(_ ticket: Ticket) {
+        let (action, drained) = state.withLock { locked -> (Machine.CancelAction, Waiter?) in
+            let action = locked.machine.cancel(ticket.value)
+            if case .cancelledWhileRunning(_, let worker) = action { locked.flags[worker].raise() }
+            return (action, locked.takeWaiterIfDrained())
+        }
+        drained?.resume(true)
+        switch action {
+        case .none:
+            break
+        case .removedFromQueue(let job), .cancelledWhileRunning(let job, _):
+            job.completion(.failure(ModelHostError(.cancelled, "the caller stopped waiting", modelVersion: version)))
+        }
+    }
+
+    /// Runs `inputs` and waits for the answer: ``submit(_:)`` for callers in async code, such as
+    /// tests and tools. Cancelling the task cancels the job.
+    ///
+    /// - Throws: ``ModelHostError``: the refusal, the plugin's error, a timeout at the deadline,
+    ///   or ``ModelHostError/Code/cancelled``.
+    public func infer(_ inputs: [Tensor], timeout: Duration) async throws(ModelHostError) -> [Tensor] {
+        let ticket = Mutex<Ticket?>(nil)
+        let isCancelled = Mutex(false)
+        let result: Result<[Tensor], ModelHostError> = await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let job = InferenceJob(inputs: .tensors(inputs), timeout: timeout) { continuation.resume(returning: $0) }
+                switch submit(job) {
+                case .refused(let error):
+                    continuation.resume(returning: .failure(error))
+                case .accepted(let accepted):
+                    let cancelNow = isCancelled.withLock { cancelled in
+                        ticket.withLock { $0 = accepted }
+                        return cancelled
+                    }
+                    if cancelNow { cancel(accepted) }
+                }
+            }
+        } onCancel: {
+            let accepted = isCancelled.withLock { cancelled in
+                cancelled = true
+                return ticket.withLock { $0 }
+            }
+            if let accepted { cancel(accepted) }
+        }
+        return try result.get()
+    }
+
+    // MARK: Deadlines
+
+    /// Answers every job past its deadline; called by the deadline thread.
+    ///
+    /// - Returns: When to look at this version again.
+    func expireOverdue(now: ContinuousClock.Instant) -> ContinuousClock.Instant? {
+        let (expiry, drained) = state.withLock { locked in
+            let expiry = locked.machine.expire(now: now)
+            for worker in expiry.overdueWorkers { locked.flags[worker].raise() }
+            return (expiry, locked.takeWaiterIfDrained())
+        }
+        for job in expiry.timedOut {
+            job.completion(.failure(timeoutError(job)))
+        }
+        drained?.resume(true)
+        return expiry.nextCheck
+    }
+
+    // MARK: Loading
+
+    /// Loads the bundle at `directory` on the version's first thread, waiting at most `timeout`.
+    ///
+    /// On success the version is ready, registered with the deadline thread, and running all of
+    /// its threads. When the timeout passes first, the version is given up: its thread is
+    /// abandoned to whatever plugin code holds it, and if that code ever returns, what it made
+    /// is destroyed there.
+    func load(bundleAt directory: String, timeout: Duration, loader: PluginLoader) async -> Result<PluginLoader.LoadedBundle, BundleError> {
+        let isLoaded = await wait(
+            for: .loaded, until: .now.advanced(by: timeout),
+            timesOut: { $0.machine.abandonLoading() },
+            then: {
+                Self.startThread(named: self.threadName(0)) {
+                    self.runLoad(bundleAt: directory, loader: loader)
+                }
+            }
+        )
+        if isLoaded, let result = state.withLock({ $0.loadOutcome.take() }) {
+            return result
+        }
+        // The timer won and gave the load up; the thread, if it ever finishes, sees that.
+        events(SchedulerEvent(model: name, version: version, kind: .loadTimedOut(timeout: timeout)))
+        return .failure(BundleError(
+            .loadTimedOut, bundle: directory,
+            "loading did not finish within \(Self.describe(timeout)) (dlopen, create or warmup hangs); the load thread is abandoned. A manifest may ask for longer with limits.loadTimeoutMs"
+        ))
+    }
+
+    /// The load, on the version's first thread; it then becomes that thread's work loop.
+    private func runLoad(bundleAt directory: String, loader: PluginLoader) {
+        let result: Result<PluginLoader.LoadedBundle, BundleError>
+        do {
+            result = .success(try loader.load(bundleAt: directory))
+        } catch {
+            result = .failure(error)
+        }
+        guard case .success(let loaded) = result else {
+            let waiter = state.withLock { locked -> Waiter? in
+                guard locked.machine.abandonLoading() else { return nil }
+                locked.loadOutcome = result
+                return locked.takeWaiter(.loaded)
+            }
+            waiter?.resume(true)
+            return
+        }
+        let limits = loaded.manifest.limits
+        let threadCount = max(1, limits.maxConcurrency)
+        let waiter = state.withLock { locked -> Waiter? in
+            let machineLimits = Machine.Limits(
+                maxConcurrency: threadCount, maxQueue: limits.maxQueue,
+                idleCheckInterval: .milliseconds(limits.timeoutMilliseconds)
+            )
+            guard locked.machine.becomeReady(limits: machineLimits) else { return nil }
+            locked.instance = loaded.instance
+            locked.parkers = (0..<threadCount).map { _ in DispatchSemaphore(value: 0) }
+            locked.flags = (0..<threadCount).map { _ in CancellationFlag() }
+            locked.loadOutcome = result
+            return locked.takeWaiter(.loaded)
+        }
+        guard let waiter else {
+            // Given up while loading: nobody will serve this instance.
+            loaded.instance.destroy()
+            events(SchedulerEvent(model: name, version: version, kind: .lateLoadDiscarded))
+            return
+        }
+        watchdog.register(self)
+        for index in 1..<threadCount {
+            Self.startThread(named: threadName(index)) { self.work(index) }
+        }
+        waiter.resume(true)
+        work(0)
+    }
+
+    // MARK: The threads
+
+    /// One thread's loop: take a job, call the plugin, answer; park when there is nothing to do;
+    /// destroy the instance or end when the version retires.
+    private func work(_ index: Int) {
+        let (instance, parker, flag) = state.withLock { ($0.instance!, $0.parkers[index], $0.flags[index]) }
+        while true {
+            let (action, expired, waiter) = state.withLock { locked -> (Machine.WorkerAction, [InferenceJob], Waiter?) in
+                let (action, expired) = locked.machine.nextAction(worker: index, now: .now)
+                var waiter = locked.takeWaiterIfDrained()
+                switch action {
+                case .run: locked.flags[index].lower()
+                case .exit where locked.machine.isFinished: waiter = locked.takeWaiter(.finished)
+                default: break
+                }
+                return (action, expired, waiter)
+            }
+            for job in expired {
+                job.completion(.failure(timeoutError(job)))
+            }
+            waiter?.resume(true)
+            switch action {
+            case .run(_, let job, let deadline):
+                let result = call(instance, job, deadline: deadline, flag: flag)
+                let (finish, drained) = state.withLock { locked -> (Machine.FinishAction, Waiter?) in
+                    (locked.machine.finish(worker: index, now: .now), locked.takeWaiterIfDrained())
+                }
+                switch finish {
+                case .deliver(let job):
+                    job.completion(result)
+                case .discard(let overrun?):
+                    events(SchedulerEvent(model: name, version: version, kind: .callOverranDeadline(overrun: overrun)))
+                case .discard(nil):
+                    break
+                }
+                drained?.resume(true)
+            case .park:
+                parker.wait()
+            case .destroy:
+                instance.destroy()
+                state.withLock { $0.machine.destroyed(worker: index) }
+            case .exit:
+                return
+            }
+        }
+    }
+
+    /// Prepares the job's inputs if they are deferred, then calls the plugin.
+    private func call(_ instance: PluginInstance, _ job: InferenceJob, deadline: ContinuousClock.Instant, flag: CancellationFlag) -> Result<[Tensor], ModelHostError> {
+        let inputs: [Tensor]
+        switch job.inputs {
+        case .tensors(let tensors):
+            inputs = tensors
+        case .deferred(let prepare):
+            switch prepare() {
+            case .success(let tensors): inputs = tensors
+            case .failure(let error): return .failure(error)
+            }
+        }
+        return instance.infer(inputs, context: PluginCallContext(deadline: deadline, cancellation: flag))
+    }
+
+    // MARK: Shutting down
+
+    /// Stops taking work, lets what is queued and running finish until `deadline`, then destroys
+    /// the instance on one of the version's threads and ends them.
+    ///
+    /// Jobs still queued at `deadline` are refused. If calls are still running then, they keep
+    /// their threads (abandoned) and the instance is destroyed only if they ever return; the
+    /// report counts them. Never waits past `deadline`.
+    func shutdown(deadline: ContinuousClock.Instant) async -> ShutdownReport {
+        _ = await wait(for: .drained, until: deadline, isSatisfied: { $0.machine.beginDraining() })
+        let retirement = state.withLock { locked -> (Machine.Retirement, [DispatchSemaphore]) in
+            let retirement = locked.machine.retire()
+            for worker in retirement.stillRunningWorkers { locked.flags[worker].raise() }
+            return (retirement, retirement.wake.map { locked.parkers[$0] })
+        }
+        watchdog.unregister(self)
+        for job in retirement.0.abandoned {
+            job.completion(.failure(ModelHostError(.modelNotReady, "model \"\(name)\" version \(version) shut down before answering the request", modelVersion: version)))
+        }
+        retirement.1.forEach { $0.signal() }
+        var isDestroyed = retirement.0.isFinished
+        if retirement.0.stillRunningWorkers.isEmpty && !isDestroyed {
+            isDestroyed = await wait(for: .finished, until: deadline, isSatisfied: { $0.machine.isFinished })
+        }
+        let report = ShutdownReport(model: name, version: version, isDestroyed: isDestroyed, stillRunning: retirement.0.stillRunningWorkers.count)
+        events(SchedulerEvent(model: name, version: version, kind: .shutDown(isDestroyed: isDestroyed, stillRunning: report.stillRunning)))
+        return report
+    }
+
+    /// Waits for `event`, or until `deadline`.
+    ///
+    /// `isSatisfied` is checked first, under the lock: when it holds, nothing is awaited. Else the
+    /// waiter is stored, then `start` runs (outside the lock), and whoever comes first resumes
+    /// it: the event, by taking the waiter, or the timer at `deadline` — if `timesOut`, run under
+    /// the lock, agrees that the timeout still applies.
+    ///
+    /// - Returns: `true` when the event came (or the condition held), `false` at the deadline.
+    private func wait(
+        for event: Event, until deadline: ContinuousClock.Instant,
+        isSatisfied: (inout Locked) -> Bool = { _ in false },
+        timesOut: @escaping @Sendable (inout Locked) -> Bool = { _ in true },
+        then start: () -> Void = {}
+    ) async -> Bool {
+        await withCheckedContinuation { continuation in
+            let isSatisfiedNow = state.withLock { locked -> Bool in
+                if isSatisfied(&locked) { return true }
+                locked.waiters[event] = Waiter(continuation: continuation, timer: nil)
+                return false
+            }
+            if isSatisfiedNow {
+                continuation.resume(returning: true)
+                return
+            }
+            // Started only once the waiter is stored, so an early deadline cannot miss it.
+            let timer = Task {
+                try? await ContinuousClock().sleep(until: deadline)
+                guard !Task.isCancelled else { return }
+                self.state.withLock { locked in timesOut(&locked) ? locked.takeWaiter(event) : nil }?.resume(false)
+            }
+            state.withLock { locked in
+                if locked.waiters[event] != nil { locked.waiters[event]?.timer = timer } else { timer.cancel() }
+            }
+            start()
+        }
+    }
+
+    // MARK: Errors and names
+
+    private func error(for refusal: Machine.Refusal, queued: Int) -> ModelHostError {
+        switch refusal {
+        case .overloaded:
+            return ModelHostError(.overloaded, "model \"\(name)\" version \(version) is overloaded: every thread is busy and \(queued) requests are waiting, its limit (limits.maxQueue)", modelVersion: version)
+        case .notReady(let lifecycle):
+            return ModelHostError(.modelNotReady, "model \"\(name)\" version \(version) is not taking requests (\(Lifecycle(lifecycle)))", modelVersion: version)
+        case .deadlinePassed:
+            return ModelHostError(.timeout, "the request's deadline passed before it reached model \"\(name)\"", modelVersion: version)
+        }
+    }
+
+    private func timeoutError(_ job: InferenceJob) -> ModelHostError {
+        ModelHostError(.timeout, "model \"\(name)\" version \(version) did not answer within \(Self.describe(job.timeout))", modelVersion: version)
+    }
+
+    static func describe(_ duration: Duration) -> String {
+        let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+        return "\(milliseconds) ms"
+    }
+
+    /// A thread name within the 15 bytes Linux keeps: `mh-<model>-<index>`.
+    private func threadName(_ index: Int) -> String {
+        let suffix = "-\(index)"
+        return String(decoding: "mh-\(name)".utf8.prefix(15 - suffix.utf8.count), as: UTF8.self) + suffix
+    }
+
+    private static func startThread(named name: String, _ body: @escaping @Sendable () -> Void) {
+        let thread = Thread {
+            // Named from inside: on Linux a name set before start() never reaches the OS thread.
+            Thread.current.name = name
+            body()
+        }
+        thread.start()
+    }
+}
+
+extension ServingVersion {
+    /// Where a version stands.
+    public struct Lifecycle: Hashable, Sendable, CustomStringConvertible {
+        private let state: Machine.Lifecycle
+
+        fileprivate init(_ state: Machine.Lifecycle) { self.state = state }
+
+        /// Loading on its first thread.
+        public static let loading = Lifecycle(.loading)
+        /// Serving.
+        public static let ready = Lifecycle(.ready)
+        /// Finishing what it has; taking nothing new.
+        public static let draining = Lifecycle(.draining)
+        /// Shut down, or never loaded.
+        public static let retired = Lifecycle(.retired)
+
+        public var description: String {
+            switch state {
+            case .loading: "loading"
+            case .ready: "ready"
+            case .draining: "draining"
+            case .retired: "retired"
+            }
+        }
+    }
+}
+
+extension ServingVersion.Locked {
+    /// Removes and returns the waiter for `event`, cancelling its timer.
+    fileprivate mutating func takeWaiter(_ event: ServingVersion.Event) -> ServingVersion.Waiter? {
+        let waiter = waiters.removeValue(forKey: event)
+        waiter?.timer?.cancel()
+        return waiter
+    }
+
+    /// The drain waiter, if the version is draining and has nothing left to do.
+    fileprivate mutating func takeWaiterIfDrained() -> ServingVersion.Waiter? {
+        machine.isDrained ? takeWaiter(.drained) : nil
+    }
+}
+
+extension ServingVersion.Waiter {
+    fileprivate func resume(_ value: Bool) {
+        continuation.resume(returning: value)
+    }
+}
