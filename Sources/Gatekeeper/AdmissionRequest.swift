@@ -71,6 +71,26 @@ public struct AdmissionDecision: Sendable {
     public var isAdmitted: Bool { refusal == nil }
 }
 
+/// What one client connection remembers between its requests: the credential it last
+/// authenticated and the key that credential stands for, valid while the key set is unchanged.
+///
+/// It lives only in the connection's memory, for as long as the connection: the same place the
+/// credential itself arrives in with every request. It is never logged or written anywhere.
+public struct CredentialMemo: Sendable {
+    var credential: String?
+    var generation: UInt64 = 0
+    var record: KeyRecord?
+
+    /// An empty memo, for a new connection.
+    public init() {}
+
+    init(credential: String?, generation: UInt64, record: KeyRecord?) {
+        self.credential = credential
+        self.generation = generation
+        self.record = record
+    }
+}
+
 /// Something that admits or refuses requests before they reach a model.
 public protocol RequestAdmitting: Sendable {
     /// Admits or refuses `request`.
@@ -78,6 +98,16 @@ public protocol RequestAdmitting: Sendable {
     /// Synchronous, so that an HTTP edge on event loops can call it inline: an implementation
     /// must not block beyond brief locks.
     func admit(_ request: AdmissionRequest) -> AdmissionDecision
+
+    /// Admits or refuses `request`, reusing and updating what `memo` remembers of the client's
+    /// previous request. The default ignores the memo.
+    func admit(_ request: AdmissionRequest, memo: inout CredentialMemo) -> AdmissionDecision
+}
+
+extension RequestAdmitting {
+    public func admit(_ request: AdmissionRequest, memo: inout CredentialMemo) -> AdmissionDecision {
+        admit(request)
+    }
 }
 
 extension Gatekeeper: RequestAdmitting {}

@@ -52,6 +52,8 @@ public actor Gatekeeper<C: Clock> where C.Duration == Duration {
     /// The instant the rate-limit tables measure time from.
     private let origin: C.Instant
     private nonisolated let keys: Mutex<KeyRing>
+    /// Counts replacements of ``keys``, so a ``CredentialMemo`` knows when it is stale.
+    private let keyGeneration = Atomic<UInt64>(0)
     private let limits: RateLimitState
 
     /// The realm named in `WWW-Authenticate`.
@@ -74,6 +76,23 @@ public actor Gatekeeper<C: Clock> where C.Duration == Duration {
     /// Replaces the set of valid keys, as when the keys file changes.
     public nonisolated func replaceKeys(_ keys: KeyRing) {
         self.keys.withLock { $0 = keys }
+        keyGeneration.add(1, ordering: .releasing)
+    }
+
+    /// Authenticates `credential`, or takes the answer from `memo` when it authenticated the same
+    /// credential against the same key set.
+    private nonisolated func authenticate(_ credential: String, memo: inout CredentialMemo) -> Authentication {
+        let generation = keyGeneration.load(ordering: .acquiring)
+        if memo.generation == generation, let record = memo.record, memo.credential == credential {
+            return .authenticated(record)
+        }
+        let authentication = keys.withLock { $0 }.authenticate(credential)
+        if case .authenticated(let record) = authentication {
+            memo = CredentialMemo(credential: credential, generation: generation, record: record)
+        } else {
+            memo = CredentialMemo()
+        }
+        return authentication
     }
 
     /// The number of clients whose rate-limit state is live now (keys, key and model pairs, models
@@ -95,13 +114,30 @@ public actor Gatekeeper<C: Clock> where C.Duration == Duration {
     /// - Parameter request: What the route and the client present.
     /// - Returns: The decision, with the header fields for the response.
     public nonisolated func admit(_ request: AdmissionRequest) -> AdmissionDecision {
+        var memo = CredentialMemo()
+        return admit(request, memo: &memo)
+    }
+
+    /// Admits or refuses a request as ``admit(_:)`` does, reusing what `memo` remembers of the
+    /// previous request from the same client.
+    ///
+    /// A credential identical to the one `memo` last authenticated, with the key set unchanged
+    /// since, is not hashed again; every other check (scope, model, the address's failure limit,
+    /// rate limits) runs for every request. After ``replaceKeys(_:)`` every memo is stale, so a
+    /// revoked key is refused from the next request on.
+    ///
+    /// - Parameters:
+    ///   - request: What the route and the client present.
+    ///   - memo: The memo of the connection the request came on; updated.
+    /// - Returns: The decision, with the header fields for the response.
+    public nonisolated func admit(_ request: AdmissionRequest, memo: inout CredentialMemo) -> AdmissionDecision {
         guard let scope = request.access.requiredScope else {
             return AdmissionDecision(keyID: nil, refusal: nil, headers: [])
         }
         var key: KeyRecord?
         if configuration.requiresAuthentication {
             // Hashing and comparing the key needs no shared state: it is done before any lock.
-            let authentication = request.credential.map { credential in keys.withLock { $0 }.authenticate(credential) }
+            let authentication = request.credential.map { credential in authenticate(credential, memo: &memo) }
             switch authenticate(request, scope: scope, authentication: authentication) {
             case .success(let record): key = record
             case .failure(let refused): return refused.decision

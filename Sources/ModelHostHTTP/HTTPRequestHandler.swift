@@ -73,6 +73,7 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var context: ChannelHandlerContext?
     private var clientAddress = "unknown"
     private var sequence: UInt64 = 0
+    private var memo = ConnectionMemo()
 
     init(service: ModelHostService, budget: RequestBodyBudget, limits: Limits, logger: Logger) {
         self.service = service
@@ -131,7 +132,7 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         let isChunked = head.headers[canonicalForm: "transfer-encoding"].contains { $0.lowercased() == "chunked" }
         let hasBody = isChunked || (contentLength ?? 0) > 0
         let expectsContinue = head.headers[canonicalForm: "expect"].contains { $0.lowercased() == "100-continue" }
-        switch service.decide(head: head, clientAddress: clientAddress) {
+        switch service.decide(head: head, clientAddress: clientAddress, memo: &memo) {
         case .respond(let response):
             refuse(response, head: head, hasBody: hasBody, contentLength: isChunked ? nil : contentLength, expectsContinue: expectsContinue, context: context)
         case .readBody(let admitted):
@@ -231,11 +232,14 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         budget.release(waiting.exchange.reserved)
         state = .idle
         let isKeepAlive = waiting.exchange.isKeepAlive
-        let written = write(response, version: waiting.exchange.version, isKeepAlive: isKeepAlive, context: context)
-        if !isKeepAlive {
+        if isKeepAlive {
+            write(response, version: waiting.exchange.version, isKeepAlive: true, context: context, promise: nil)
+        } else {
             state = .closing
             let channel = context.channel
-            written.whenComplete { _ in channel.close(promise: nil) }
+            let written = context.eventLoop.makePromise(of: Void.self)
+            written.futureResult.whenComplete { _ in channel.close(promise: nil) }
+            write(response, version: waiting.exchange.version, isKeepAlive: false, context: context, promise: written)
         }
     }
 
@@ -248,12 +252,12 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func refuse(_ response: HTTPResponse, head: HTTPRequestHead, hasBody: Bool, contentLength: Int?, expectsContinue: Bool, context: ChannelHandlerContext) {
         if !hasBody {
             state = .discarding(Discarding(isKeepAlive: head.isKeepAlive, remaining: 0))
-            _ = write(response, version: head.version, isKeepAlive: head.isKeepAlive, context: context)
+            write(response, version: head.version, isKeepAlive: head.isKeepAlive, context: context, promise: nil)
             return
         }
         if !expectsContinue, let contentLength, contentLength <= limits.maxDiscardedBodyBytes {
             state = .discarding(Discarding(isKeepAlive: head.isKeepAlive, remaining: contentLength))
-            _ = write(response, version: head.version, isKeepAlive: head.isKeepAlive, context: context)
+            write(response, version: head.version, isKeepAlive: head.isKeepAlive, context: context, promise: nil)
             return
         }
         answerAndClose(response, version: head.version, context: context)
@@ -265,26 +269,32 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         state = .closing
         let channel = context.channel
         let linger = limits.lingerTime
-        write(response, version: version, isKeepAlive: false, context: context).whenComplete { _ in
+        let written = context.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenComplete { _ in
             // Closing only our side first lets the client read the answer instead of a reset.
             channel.close(mode: .output, promise: nil)
             channel.eventLoop.scheduleTask(in: linger) { channel.close(promise: nil) }
         }
+        write(response, version: version, isKeepAlive: false, context: context, promise: written)
     }
 
-    @discardableResult
-    private func write(_ response: HTTPResponse, version: HTTPVersion, isKeepAlive: Bool, context: ChannelHandlerContext) -> EventLoopFuture<Void> {
+    private func write(_ response: HTTPResponse, version: HTTPVersion, isKeepAlive: Bool, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
         var headers = response.headers
-        headers.replaceOrAdd(name: "Content-Length", value: String(response.body.readableBytes))
+        headers.add(name: "Content-Length", value: String(response.body.readableBytes))
         if !headers.contains(name: "Content-Type") {
             headers.add(name: "Content-Type", value: "application/json")
         }
-        headers.replaceOrAdd(name: "Connection", value: isKeepAlive ? "keep-alive" : "close")
+        // HTTP/1.1 keeps the connection by default; only the exceptions are said.
+        if !isKeepAlive {
+            headers.add(name: "Connection", value: "close")
+        } else if version.major == 1, version.minor == 0 {
+            headers.add(name: "Connection", value: "keep-alive")
+        }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: version, status: response.status, headers: headers))), promise: nil)
         if response.body.readableBytes > 0 {
             context.write(wrapOutboundOut(.body(.byteBuffer(response.body))), promise: nil)
         }
-        return context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: promise)
     }
 
     private func tooLarge(_ admitted: AdmittedRequest) -> HTTPResponse {

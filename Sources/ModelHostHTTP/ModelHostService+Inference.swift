@@ -134,8 +134,9 @@ extension ModelHostService {
             log(error, request: request)
             response = HTTPResponse(error: error)
         }
-        for header in request.responseHeaders { response.headers.replaceOrAdd(name: header.name, value: header.value) }
-        response.headers.replaceOrAdd(name: Self.requestIDHeader, value: request.requestID)
+        // Neither a success nor an error response carries these yet.
+        for header in request.responseHeaders { response.headers.add(name: header.name, value: header.value) }
+        response.headers.add(name: Self.requestIDHeader, value: request.requestID)
         return response
     }
 

@@ -16,7 +16,7 @@ import Scheduler
 /// model version once and admits it before any body byte is read; for inference,
 /// ``respond(to:body:completion:)`` then decodes the body, checked against the manifest first,
 /// and submits it to the version.
-public struct ModelHostService: Sendable {
+public final class ModelHostService: Sendable {
     /// What the server reports about itself and how it decides readiness.
     public struct Configuration: Sendable {
         /// The server's name in `GET /v2`. Default `modelhost`.
@@ -84,10 +84,12 @@ public struct ModelHostService: Sendable {
 
     /// Routes a request, resolves the model version it names, and admits or refuses it — all
     /// from the head, before any of its body is read. Routes without a body are answered here.
-    func decide(head: HTTPRequestHead, clientAddress: String) -> HeadDecision {
+    ///
+    /// - Parameter memo: The connection's memo, reused and updated.
+    func decide(head: HTTPRequestHead, clientAddress: String, memo: inout ConnectionMemo) -> HeadDecision {
         let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? "/"
         let requestID = requestIDs.id(from: head.headers.first(name: Self.requestIDHeader))
-        var decision = decide(route: Route(method: head.method, path: path), head: head, path: path, requestID: requestID, clientAddress: clientAddress)
+        var decision = decide(route: Route(method: head.method, path: path), head: head, path: path, requestID: requestID, clientAddress: clientAddress, memo: &memo)
         switch decision {
         case .respond(var response):
             response.headers.replaceOrAdd(name: Self.requestIDHeader, value: requestID)
@@ -98,7 +100,7 @@ public struct ModelHostService: Sendable {
         return decision
     }
 
-    private func decide(route: Route, head: HTTPRequestHead, path: String, requestID: String, clientAddress: String) -> HeadDecision {
+    private func decide(route: Route, head: HTTPRequestHead, path: String, requestID: String, clientAddress: String, memo: inout ConnectionMemo) -> HeadDecision {
         if case .methodNotAllowed(let allowed) = route {
             let methods = allowed.map(\.rawValue).joined(separator: ", ")
             var response = HTTPResponse(error: ModelHostError(.methodNotAllowed, "\(head.method) is not allowed on \(path); use \(methods)"))
@@ -115,8 +117,8 @@ public struct ModelHostService: Sendable {
         }
         var admittedHeaders: [(name: String, value: String)] = []
         var keyID: String?
-        if let admission, let request = admissionRequest(for: route, head: head, clientAddress: clientAddress, resolution: resolution) {
-            let decision = admission.admit(request)
+        if let admission, let request = admissionRequest(for: route, head: head, clientAddress: clientAddress, resolution: resolution, memo: &memo) {
+            let decision = admission.admit(request, memo: &memo.credential)
             keyID = decision.keyID
             if let refusal = decision.refusal {
                 logger.info("refused", metadata: [
@@ -134,23 +136,24 @@ public struct ModelHostService: Sendable {
         }
         do throws(ModelHostError) {
             let resolved = try resolution.get()
-            var admitted = AdmittedRequest(
-                route: route, resolution: resolved, requestID: requestID, keyID: keyID, path: path,
-                responseHeaders: admittedHeaders
-            )
+            var callerTimeout: Duration?
             if let field = head.headers.first(name: Self.timeoutHeader) {
                 guard let milliseconds = Int(field), milliseconds > 0 else {
                     throw ModelHostError(.invalidRequest, "\(Self.timeoutHeader) must be a positive whole number of milliseconds, not \"\(field)\"")
                 }
-                admitted.callerTimeout = .milliseconds(milliseconds)
+                callerTimeout = .milliseconds(milliseconds)
             }
+            var jsonLength: Int?
             if let field = head.headers.first(name: InferenceRequest.headerLengthField) {
                 guard let length = Int(field), length >= 0 else {
                     throw ModelHostError(.invalidRequest, "\(InferenceRequest.headerLengthField) must be a whole number of bytes")
                 }
-                admitted.jsonLength = length
+                jsonLength = length
             }
-            return .readBody(admitted)
+            return .readBody(AdmittedRequest(
+                route: route, resolution: resolved, requestID: requestID, keyID: keyID, path: path,
+                responseHeaders: admittedHeaders, callerTimeout: callerTimeout, jsonLength: jsonLength
+            ))
         } catch {
             var response = HTTPResponse(error: attributed(error, to: (try? resolution.get())?.record.version))
             for header in admittedHeaders { response.headers.replaceOrAdd(name: header.name, value: header.value) }
@@ -161,7 +164,7 @@ public struct ModelHostService: Sendable {
     /// What the Gatekeeper must know about a request.
     private func admissionRequest(
         for route: Route, head: HTTPRequestHead, clientAddress: String,
-        resolution: Result<ModelRegistry.Resolution, ModelHostError>?
+        resolution: Result<ModelRegistry.Resolution, ModelHostError>?, memo: inout ConnectionMemo
     ) -> AdmissionRequest? {
         let access: AdmissionRequest.Access
         var model: String?
@@ -177,8 +180,8 @@ public struct ModelHostService: Sendable {
             authorization: head.headers.first(name: "Authorization")
         )
         var modelLimit: RateLimit?
-        if let limits = (try? resolution?.get())?.manifest.limits {
-            modelLimit = RateLimit.perSecond(limits.requestsPerSecond, burst: limits.burst, policyName: "model")
+        if case .success(let resolved)? = resolution {
+            modelLimit = memo.modelLimit(of: resolved.record)
         }
         return AdmissionRequest(access: access, model: model, modelLimit: modelLimit, credential: credential, clientAddress: clientAddress)
     }
@@ -225,7 +228,8 @@ public struct ModelHostService: Sendable {
         var headers = request.headers
         headers.replaceOrAdd(name: "Content-Length", value: String(request.body.readableBytes))
         let head = HTTPRequestHead(version: .http1_1, method: request.method, uri: request.path, headers: headers)
-        switch decide(head: head, clientAddress: request.clientAddress) {
+        var memo = ConnectionMemo()
+        switch decide(head: head, clientAddress: request.clientAddress, memo: &memo) {
         case .respond(let response):
             return response
         case .readBody(let admitted):
@@ -243,21 +247,37 @@ public struct ModelHostService: Sendable {
 }
 
 /// A request that passed admission and waits for its body: what the head decided.
-struct AdmittedRequest: Sendable {
+///
+/// A reference, so the request's state and its completion share it without copying its fields.
+final class AdmittedRequest: Sendable {
     /// The route, an inference route.
-    var route: Route
+    let route: Route
     /// The model version resolved for it, once.
-    var resolution: ModelRegistry.Resolution
+    let resolution: ModelRegistry.Resolution
     /// The request id, echoed in the response and named in the log.
-    var requestID: String
+    let requestID: String
     /// The key that was admitted, if any.
-    var keyID: String?
+    let keyID: String?
     /// The request's path, for the log.
-    var path: String
+    let path: String
     /// Header fields admission adds to the response (rate-limit state).
-    var responseHeaders: [(name: String, value: String)]
+    let responseHeaders: [(name: String, value: String)]
     /// The caller's timeout from ``ModelHostService/timeoutHeader``.
-    var callerTimeout: Duration?
+    let callerTimeout: Duration?
     /// The `Inference-Header-Content-Length` value.
-    var jsonLength: Int?
+    let jsonLength: Int?
+
+    init(
+        route: Route, resolution: ModelRegistry.Resolution, requestID: String, keyID: String?, path: String,
+        responseHeaders: [(name: String, value: String)], callerTimeout: Duration?, jsonLength: Int?
+    ) {
+        self.route = route
+        self.resolution = resolution
+        self.requestID = requestID
+        self.keyID = keyID
+        self.path = path
+        self.responseHeaders = responseHeaders
+        self.callerTimeout = callerTimeout
+        self.jsonLength = jsonLength
+    }
 }

@@ -43,7 +43,7 @@ enum Route: Equatable, Sendable {
 
     /// Routes a request.
     init(method: HTTPMethod, path: String) {
-        let segments = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        let segments = path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true)
         let (route, allowed) = Self.match(segments)
         guard let route else {
             self = .notFound
@@ -52,39 +52,37 @@ enum Route: Equatable, Sendable {
         self = allowed == method ? route : .methodNotAllowed(allowed: [allowed])
     }
 
-    private static func match(_ segments: [String]) -> (Route?, HTTPMethod) {
-        switch segments.count {
-        case 0:
-            return (nil, .GET)
-        case 1 where segments[0] == "v2":
-            return (.serverMetadata, .GET)
-        case _ where segments[0] == "predict":
-            return segments.count == 2 ? (.predict(name: segments[1]), .POST) : (nil, .GET)
-        case _ where segments[0] != "v2":
-            return (nil, .GET)
-        default:
-            break
+    /// Matches path segments, compared as bytes: only model names and versions become strings.
+    private static func match(_ segments: [Substring.UTF8View]) -> (Route?, HTTPMethod) {
+        func text(_ index: Int) -> String { String(Substring(segments[index])) }
+        func isSegment(_ index: Int, _ literal: StaticString) -> Bool {
+            guard index < segments.count else { return false }
+            return segments[index].elementsEqual(UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
         }
-        let rest = Array(segments.dropFirst())
-        switch rest {
-        case ["health", "live"]: return (.serverLive, .GET)
-        case ["health", "ready"]: return (.serverReady, .GET)
-        case ["repository", "index"]: return (.repositoryIndex, .POST)
-        default: break
+        let count = segments.count
+        guard count > 0 else { return (nil, .GET) }
+        if isSegment(0, "predict") {
+            return count == 2 ? (.predict(name: text(1)), .POST) : (nil, .GET)
         }
-        guard rest.count >= 2, rest[0] == "models" else { return (nil, .GET) }
-        let name = rest[1]
-        var tail = rest.dropFirst(2)
+        guard isSegment(0, "v2") else { return (nil, .GET) }
+        if count == 1 { return (.serverMetadata, .GET) }
+        if count == 3 {
+            if isSegment(1, "health"), isSegment(2, "live") { return (.serverLive, .GET) }
+            if isSegment(1, "health"), isSegment(2, "ready") { return (.serverReady, .GET) }
+            if isSegment(1, "repository"), isSegment(2, "index") { return (.repositoryIndex, .POST) }
+        }
+        guard count >= 3, isSegment(1, "models") else { return (nil, .GET) }
+        var tail = 3
         var version: String?
-        if tail.first == "versions" {
-            guard tail.count >= 2 else { return (nil, .GET) }
-            version = tail.dropFirst().first
-            tail = tail.dropFirst(2)
+        if isSegment(3, "versions") {
+            guard count >= 5 else { return (nil, .GET) }
+            version = text(4)
+            tail = 5
         }
-        switch Array(tail) {
-        case []: return (.modelMetadata(name: name, version: version), .GET)
-        case ["ready"]: return (.modelReady(name: name, version: version), .GET)
-        case ["infer"]: return (.infer(name: name, version: version), .POST)
+        switch count - tail {
+        case 0: return (.modelMetadata(name: text(2), version: version), .GET)
+        case 1 where isSegment(tail, "ready"): return (.modelReady(name: text(2), version: version), .GET)
+        case 1 where isSegment(tail, "infer"): return (.infer(name: text(2), version: version), .POST)
         default: return (nil, .GET)
         }
     }

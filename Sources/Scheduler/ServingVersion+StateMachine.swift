@@ -64,6 +64,9 @@ extension ServingVersion {
             case run(Ticket, Job, deadline: Instant)
             /// Nothing to do: wait to be woken.
             case park
+            /// Nothing to do yet, and the thread may not park: it stays free (so a new job goes
+            /// to it without waking anyone) and asks again shortly.
+            case poll
             /// Destroy the instance; then report ``destroyed(worker:)``.
             case destroy
             /// End the thread.
@@ -127,6 +130,27 @@ extension ServingVersion {
             var isOverdue = false
         }
 
+        /// Threads by state.
+        private struct WorkerCounts {
+            var free = 0
+            var running = 0
+            var overdue = 0
+            var destroying = 0
+            var exited = 0
+
+            mutating func add(_ worker: Worker, _ delta: Int) {
+                switch worker {
+                case .free: free += delta
+                case .parked: break
+                case .running(let running):
+                    self.running += delta
+                    if running.isOverdue { overdue += delta }
+                case .destroying: destroying += delta
+                case .exited: exited += delta
+                }
+            }
+        }
+
         private enum Worker {
             /// Will ask for work next.
             case free
@@ -141,6 +165,8 @@ extension ServingVersion {
         private var limits: Limits?
         private var queue = RingBuffer<Queued>()
         private var workers: [Worker] = [.free]
+        /// How many threads are in each state, kept with `workers` by ``setWorker(_:_:)``.
+        private var counts = WorkerCounts(free: 1)
         /// Parked threads, most recently parked last (woken first: its cache is warm).
         private var parked: [Int] = []
         private var nextTicket: UInt64 = 0
@@ -157,20 +183,10 @@ extension ServingVersion {
         var queuedCount: Int { queue.count }
 
         /// Calls running on the plugin, those past their deadline included.
-        var runningCount: Int {
-            workers.reduce(0) { count, worker in
-                if case .running = worker { return count + 1 }
-                return count
-            }
-        }
+        var runningCount: Int { counts.running }
 
         /// Calls still running past their deadline.
-        var overdueCount: Int {
-            workers.reduce(0) { count, worker in
-                if case .running(let running) = worker, running.isOverdue { return count + 1 }
-                return count
-            }
-        }
+        var overdueCount: Int { counts.overdue }
 
         /// Whether the version can serve: ready, and not every slot held by a call past its
         /// deadline.
@@ -180,11 +196,9 @@ extension ServingVersion {
         }
 
         /// Whether every thread has ended.
-        var isFinished: Bool {
-            workers.allSatisfy { if case .exited = $0 { true } else { false } }
-        }
+        var isFinished: Bool { counts.exited == workers.count }
 
-        private var isIdle: Bool { queue.isEmpty && runningCount == 0 }
+        private var isIdle: Bool { queue.isEmpty && counts.running == 0 }
 
         /// Whether the version is draining and has nothing left to do.
         var isDrained: Bool { lifecycle == .draining && isIdle }
@@ -201,6 +215,7 @@ extension ServingVersion {
             lifecycle = .ready
             self.limits = limits
             workers = Array(repeating: .free, count: max(1, limits.maxConcurrency))
+            counts = WorkerCounts(free: workers.count)
             return true
         }
 
@@ -211,6 +226,7 @@ extension ServingVersion {
             guard lifecycle == .loading else { return false }
             lifecycle = .retired
             workers = [.exited]
+            counts = WorkerCounts(exited: 1)
             isInstanceDestroyed = true
             return true
         }
@@ -221,14 +237,16 @@ extension ServingVersion {
         mutating func submit(_ job: Job, deadline: Instant, now: Instant) -> SubmitAction {
             guard lifecycle == .ready, let limits else { return .refused(.notReady(lifecycle)) }
             guard now < deadline else { return .refused(.deadlinePassed) }
-            let freeThreads = workers.count - runningCount
+            let freeThreads = workers.count - counts.running
             guard queue.count < limits.maxQueue + freeThreads else { return .refused(.overloaded) }
             let ticket = Ticket(rawValue: nextTicket)
             nextTicket &+= 1
             queue.append(Queued(ticket: ticket, deadline: deadline, job: job))
+            // A thread that is awake and free takes the job without being woken: wake a parked
+            // one only when the queue holds more jobs than there are such threads.
             var wake: Int?
-            if let worker = parked.popLast() {
-                workers[worker] = .free
+            if queue.count > counts.free, let worker = parked.popLast() {
+                setWorker(worker, .free)
                 wake = worker
             }
             let isEarlier = nextCheck.map { deadline < $0 } ?? true
@@ -238,7 +256,10 @@ extension ServingVersion {
 
         /// A thread asks for work. Jobs found expired at the front of the queue are handed back
         /// to be answered with a timeout.
-        mutating func nextAction(worker: Int, now: Instant) -> (action: WorkerAction, expired: [Job]) {
+        ///
+        /// - Parameter mayPark: Whether the thread parks when there is nothing to do; else it is
+        ///   told to ``WorkerAction/poll``.
+        mutating func nextAction(worker: Int, now: Instant, mayPark: Bool = true) -> (action: WorkerAction, expired: [Job]) {
             switch lifecycle {
             case .loading:
                 return (park(worker), [])
@@ -249,22 +270,29 @@ extension ServingVersion {
                         expired.append(next.job)
                         continue
                     }
-                    workers[worker] = .running(Running(ticket: next.ticket, deadline: next.deadline, job: next.job))
+                    setWorker(worker, .running(Running(ticket: next.ticket, deadline: next.deadline, job: next.job)))
                     return (.run(next.ticket, next.job, deadline: next.deadline), expired)
                 }
-                return (park(worker), expired)
+                return (mayPark ? park(worker) : .poll, expired)
             case .retired:
-                if !isInstanceDestroyed, runningCount == 0, !workers.contains(where: { if case .destroying = $0 { true } else { false } }) {
-                    workers[worker] = .destroying
+                if !isInstanceDestroyed, counts.running == 0, counts.destroying == 0 {
+                    setWorker(worker, .destroying)
                     return (.destroy, [])
                 }
-                workers[worker] = .exited
+                setWorker(worker, .exited)
                 return (.exit, [])
             }
         }
 
+        /// Changes a thread's state, keeping the counts.
+        private mutating func setWorker(_ index: Int, _ state: Worker) {
+            counts.add(workers[index], -1)
+            workers[index] = state
+            counts.add(state, 1)
+        }
+
         private mutating func park(_ worker: Int) -> WorkerAction {
-            workers[worker] = .parked
+            setWorker(worker, .parked)
             parked.append(worker)
             return .park
         }
@@ -276,7 +304,7 @@ extension ServingVersion {
             guard case .running(let running) = workers[worker] else {
                 preconditionFailure("worker \(worker) finished a call it was not running")
             }
-            workers[worker] = .free
+            setWorker(worker, .free)
             if let job = running.job {
                 return .deliver(job)
             }
@@ -291,7 +319,7 @@ extension ServingVersion {
             for index in workers.indices {
                 guard case .running(var running) = workers[index], running.ticket == ticket, let job = running.job else { continue }
                 running.job = nil
-                workers[index] = .running(running)
+                setWorker(index, .running(running))
                 return .cancelledWhileRunning(job, worker: index)
             }
             return .none
@@ -317,7 +345,7 @@ extension ServingVersion {
                 if running.deadline <= now {
                     running.job = nil
                     running.isOverdue = true
-                    workers[index] = .running(running)
+                    setWorker(index, .running(running))
                     expiry.timedOut.append(job)
                     expiry.overdueWorkers.append(index)
                 } else if earliest.map({ running.deadline < $0 }) ?? true {
@@ -352,7 +380,7 @@ extension ServingVersion {
             nextCheck = nil
             retirement.abandoned = queue.removeAll { _ in true }.map(\.job)
             for worker in parked {
-                workers[worker] = .free
+                setWorker(worker, .free)
             }
             retirement.wake = parked
             parked = []
@@ -361,7 +389,7 @@ extension ServingVersion {
                 if let job = running.job {
                     retirement.abandoned.append(job)
                     running.job = nil
-                    workers[index] = .running(running)
+                    setWorker(index, .running(running))
                 }
                 retirement.stillRunningWorkers.append(index)
             }
@@ -372,7 +400,7 @@ extension ServingVersion {
         /// The thread told to ``WorkerAction/destroy`` has destroyed the instance.
         mutating func destroyed(worker: Int) {
             isInstanceDestroyed = true
-            workers[worker] = .free
+            setWorker(worker, .free)
         }
     }
 }

@@ -5,6 +5,10 @@ import ModelManifest
 import PluginLoader
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The execution owner of one loaded model version: its plugin instance, the threads that run
 /// it, its bounded queue, its calls in flight and its lifecycle (loading, ready, draining,
 /// retired).
@@ -81,6 +85,8 @@ public final class ServingVersion: Sendable {
     public let version: String
 
     private let state = Mutex(Locked())
+    /// Counts submissions, so a thread that polls before parking sees new work without the lock.
+    private let submissions = Atomic<UInt64>(0)
     private let watchdog: DeadlineWatchdog
     private let events: @Sendable (SchedulerEvent) -> Void
 
@@ -121,6 +127,7 @@ public final class ServingVersion: Sendable {
         }
         switch action {
         case .enqueued(let ticket, _, let isEarlierDeadline):
+            submissions.add(1, ordering: .relaxed)
             parker?.signal()
             if isEarlierDeadline { watchdog.wake() }
             return .accepted(Ticket(value: ticket))
@@ -278,27 +285,28 @@ public final class ServingVersion: Sendable {
     /// destroy the instance or end when the version retires.
     private func work(_ index: Int) {
         let (instance, parker, flag) = state.withLock { ($0.instance!, $0.parkers[index], $0.flags[index]) }
+        // After a call, the thread polls briefly before parking: under load the next job comes
+        // within microseconds, and taking it costs no wake-up.
+        var mayPark = false
+        // The result of the call just made, reported in the same critical section that takes
+        // the next job: one lock per job.
+        var finished: Result<[Tensor], ModelHostError>?
         while true {
-            let (action, expired, waiter) = state.withLock { locked -> (Machine.WorkerAction, [InferenceJob], Waiter?) in
-                let (action, expired) = locked.machine.nextAction(worker: index, now: .now)
-                var waiter = locked.takeWaiterIfDrained()
-                switch action {
+            let step = state.withLock { locked -> Step in
+                var step = Step()
+                if finished != nil {
+                    step.finish = locked.machine.finish(worker: index, now: .now)
+                }
+                (step.action, step.expired) = locked.machine.nextAction(worker: index, now: .now, mayPark: mayPark)
+                switch step.action {
                 case .run: locked.flags[index].lower()
-                case .exit where locked.machine.isFinished: waiter = locked.takeWaiter(.finished)
+                case .exit where locked.machine.isFinished: step.finishedWaiter = locked.takeWaiter(.finished)
                 default: break
                 }
-                return (action, expired, waiter)
+                step.drainedWaiter = locked.takeWaiterIfDrained()
+                return step
             }
-            for job in expired {
-                job.completion(.failure(timeoutError(job)))
-            }
-            waiter?.resume(true)
-            switch action {
-            case .run(_, let job, let deadline):
-                let result = call(instance, job, deadline: deadline, flag: flag)
-                let (finish, drained) = state.withLock { locked -> (Machine.FinishAction, Waiter?) in
-                    (locked.machine.finish(worker: index, now: .now), locked.takeWaiterIfDrained())
-                }
+            if let result = finished.take(), let finish = step.finish {
                 switch finish {
                 case .deliver(let job):
                     job.completion(result)
@@ -307,9 +315,25 @@ public final class ServingVersion: Sendable {
                 case .discard(nil):
                     break
                 }
-                drained?.resume(true)
+            }
+            for job in step.expired {
+                job.completion(.failure(timeoutError(job)))
+            }
+            step.drainedWaiter?.resume(true)
+            step.finishedWaiter?.resume(true)
+            switch step.action {
+            case .run(_, let job, let deadline):
+                finished = call(instance, job, deadline: deadline, flag: flag)
+                mayPark = false
+            case .poll:
+                let seen = submissions.load(ordering: .relaxed)
+                for _ in 0..<Self.pollRounds where submissions.load(ordering: .relaxed) == seen {
+                    sched_yield()
+                }
+                mayPark = true
             case .park:
                 parker.wait()
+                mayPark = false
             case .destroy:
                 instance.destroy()
                 state.withLock { $0.machine.destroyed(worker: index) }
@@ -317,6 +341,15 @@ public final class ServingVersion: Sendable {
                 return
             }
         }
+    }
+
+    /// What one turn of a thread's loop decided under the lock.
+    private struct Step {
+        var finish: Machine.FinishAction?
+        var action = Machine.WorkerAction.park
+        var expired: [InferenceJob] = []
+        var drainedWaiter: Waiter?
+        var finishedWaiter: Waiter?
     }
 
     /// Prepares the job's inputs if they are deferred, then calls the plugin.
@@ -399,6 +432,9 @@ public final class ServingVersion: Sendable {
             start()
         }
     }
+
+    /// How many times a free thread yields, watching for a new job, before it parks.
+    static let pollRounds = 50
 
     // MARK: Errors and names
 
