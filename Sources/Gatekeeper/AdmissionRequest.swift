@@ -80,6 +80,8 @@ public struct CredentialMemo: Sendable {
     var credential: String?
     var generation: UInt64 = 0
     var record: KeyRecord?
+    /// The record's own limits, derived once.
+    var limits: RateLimitPlan.KeyLimits?
 
     /// An empty memo, for a new connection.
     public init() {}
@@ -88,6 +90,7 @@ public struct CredentialMemo: Sendable {
         self.credential = credential
         self.generation = generation
         self.record = record
+        self.limits = record.map(RateLimitPlan.KeyLimits.init)
     }
 }
 

@@ -146,7 +146,9 @@ public actor Gatekeeper<C: Clock> where C.Duration == Duration {
         guard configuration.enforcesRateLimits, request.access.isRateLimited else {
             return AdmissionDecision(keyID: key?.id, refusal: nil, headers: [])
         }
-        return limit(request, key: key)
+        // Authenticating left the key's record, and its limits, in the memo.
+        let keyLimits = key.map { memo.limits ?? RateLimitPlan.KeyLimits($0) }
+        return limit(request, key: key, keyLimits: keyLimits)
     }
 
     /// The time on the rate-limit tables' scale: attoseconds since ``origin``.
@@ -194,8 +196,8 @@ public actor Gatekeeper<C: Clock> where C.Duration == Duration {
     }
 
     /// Applies the request rate limits; the headers are formatted after every lock is released.
-    private nonisolated func limit(_ request: AdmissionRequest, key: KeyRecord?) -> AdmissionDecision {
-        let plan = RateLimitPlan(key: key, model: request.model, modelLimit: request.modelLimit, defaultKeyLimit: configuration.defaultKeyLimit)
+    private nonisolated func limit(_ request: AdmissionRequest, key: KeyRecord?, keyLimits: RateLimitPlan.KeyLimits?) -> AdmissionDecision {
+        let plan = RateLimitPlan(key: key, keyLimits: keyLimits, model: request.model, modelLimit: request.modelLimit, defaultKeyLimit: configuration.defaultKeyLimit)
         let verdict = limits.admit(plan, now: elapsed)
         if let (decision, limit) = verdict.refusal {
             let error = ModelHostError(.rateLimited, "rate limit \"\(limit.policyName)\" exceeded (\(limit.quota) requests per \(limit.window)); retry after \(decision.retryAfterHeader) s")

@@ -26,6 +26,11 @@ public struct RateLimit: Sendable, Hashable {
     public let emissionInterval: Duration
     /// The tolerance `tau = T * (burst - 1)`: how far ahead of the steady schedule a key may run.
     public let tolerance: Duration
+    /// ``policyName`` as a structured-field string, quoted and escaped: derived once, as every
+    /// admitted request reports it.
+    let quotedPolicyName: String
+    /// This limit's `RateLimit-Policy` item, such as `"model";q=100;w=1`: derived once.
+    let policyItem: String
 
     /// The longest accepted window: 366 days.
     public static let maximumWindow: Duration = .seconds(366 * 86_400)
@@ -58,6 +63,8 @@ public struct RateLimit: Sendable, Hashable {
         let emission = remainder == 0 ? interval : interval + 1
         self.emissionInterval = Duration(attoseconds: emission)
         self.tolerance = Duration(attoseconds: emission * Int128(burst - 1))
+        self.quotedPolicyName = RateLimitDecision.quoted(policyName)
+        self.policyItem = "\(quotedPolicyName);q=\(quota);w=\(RateLimitDecision.secondsRoundedUp(window))"
     }
 
     /// Creates the limit for a manifest's `limits.requestsPerSecond` and `limits.burst`.

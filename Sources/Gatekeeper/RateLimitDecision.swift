@@ -57,7 +57,7 @@ public struct RateLimitDecision: Sendable, Hashable {
     /// - Parameter limit: The limit this decision was made against.
     /// - Returns: One structured-field list item; join several with `", "`.
     public func rateLimitPolicyHeader(_ limit: RateLimit) -> String {
-        "\(Self.quoted(limit.policyName));q=\(limit.quota);w=\(Self.secondsRoundedUp(limit.window))"
+        limit.policyItem
     }
 
     /// The `RateLimit` item for `limit`, such as `"model";r=0;t=1`: the ``remaining`` requests and
@@ -66,7 +66,7 @@ public struct RateLimitDecision: Sendable, Hashable {
     /// - Parameter limit: The limit this decision was made against.
     /// - Returns: One structured-field list item; join several with `", "`.
     public func rateLimitHeader(_ limit: RateLimit) -> String {
-        "\(Self.quoted(limit.policyName));r=\(max(0, remaining));t=\(Self.secondsRoundedUp(resetAfter))"
+        limit.quotedPolicyName + ";r=" + String(max(0, remaining)) + ";t=" + String(Self.secondsRoundedUp(resetAfter))
     }
 
     /// The header fields reporting this decision against `limit`: `RateLimit-Policy` and

@@ -24,15 +24,30 @@ struct RateLimitPlan: Sendable {
     ///   - modelLimit: The model's own limit, from its manifest.
     ///   - defaultKeyLimit: The per key per model limit of a key that sets none.
     init(key: KeyRecord?, model: String?, modelLimit: RateLimit?, defaultKeyLimit: RateLimit) {
+        self.init(key: key, keyLimits: key.map(KeyLimits.init), model: model, modelLimit: modelLimit, defaultKeyLimit: defaultKeyLimit)
+    }
+
+    /// Works out which limits apply, with the key's own limits already derived.
+    init(key: KeyRecord?, keyLimits: KeyLimits?, model: String?, modelLimit: RateLimit?, defaultKeyLimit: RateLimit) {
         keyID = key?.id
         self.model = model
-        let own = key?.rateLimit
-        overall = own.flatMap { RateLimit(quota: $0.requests, window: $0.window, burst: $0.burst, policyName: "key") }
+        overall = keyLimits?.overall
         if key != nil, model != nil {
-            let perModel = own.flatMap { RateLimit(quota: $0.requests, window: $0.window, burst: $0.burst, policyName: "key-model") }
-            keyModel = perModel ?? defaultKeyLimit
+            keyModel = keyLimits?.perModel ?? defaultKeyLimit
         }
         self.modelLimit = model == nil ? nil : modelLimit
+    }
+
+    /// A key's own limits, as limiter values: its limit overall, and the same limit per model.
+    struct KeyLimits: Sendable {
+        var overall: RateLimit?
+        var perModel: RateLimit?
+
+        init(_ key: KeyRecord) {
+            let own = key.rateLimit
+            overall = own.flatMap { RateLimit(quota: $0.requests, window: $0.window, burst: $0.burst, policyName: "key") }
+            perModel = own.flatMap { RateLimit(quota: $0.requests, window: $0.window, burst: $0.burst, policyName: "key-model") }
+        }
     }
 
     /// Whether any limit lives in a model shard, so that the shard must be locked.

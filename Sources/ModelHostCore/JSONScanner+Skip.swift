@@ -60,7 +60,7 @@ extension JSONScanner {
         struct Open {
             var isObject: Bool
             var count = 0
-            var keys: Set<String> = []
+            var keys = ObjectKeys()
             var key = ""
             var keyOffset = 0
         }
@@ -107,7 +107,7 @@ extension JSONScanner {
                 lexer.skipWhitespace()
                 if open[last].isObject {
                     let key = open[last].key
-                    guard open[last].keys.insert(key).inserted else { throw lexer.duplicateKey(key, at: open[last].keyOffset) }
+                    guard open[last].keys.insert(key) else { throw lexer.duplicateKey(key, at: open[last].keyOffset) }
                     switch lexer.peek {
                     case UInt8(ascii: ","):
                         lexer.index += 1

@@ -67,7 +67,7 @@ public struct JSONScanner {
         var isObject: Bool
         var state: State = .start
         /// For an object, the keys whose values were read, and the last key with its offset.
-        var keys: Set<String> = []
+        var keys = ObjectKeys()
         var key = ""
         var keyOffset = 0
     }
@@ -162,7 +162,7 @@ public struct JSONScanner {
             fallthrough
         case .afterValue:
             let key = frames[last].key
-            guard frames[last].keys.insert(key).inserted else { throw lexer.duplicateKey(key, at: frames[last].keyOffset) }
+            guard frames[last].keys.insert(key) else { throw lexer.duplicateKey(key, at: frames[last].keyOffset) }
             lexer.skipWhitespace()
             switch lexer.peek {
             case UInt8(ascii: ","):

@@ -94,7 +94,7 @@ extension ModelHostService {
             case .predict:
                 let predict = try PredictCodec.request(from: body, manifest: resolution.manifest)
                 try resolution.validator.checkDeclarations(predict.headers)
-                let validated = try resolution.validator.validate(try predict.decodeTensors())
+                let validated = try resolution.validator.validateValues(try predict.decodeTensors())
                 return DecodedRequest(tensors: validated.tensors, truncations: Self.describe(validated.truncations), shape: .predict)
             default:
                 let inference = try InferenceRequest(body: body, jsonLength: request.jsonLength)
@@ -102,7 +102,7 @@ extension ModelHostService {
                 if let requested = inference.requestedOutputs {
                     try Self.checkRequestedOutputs(requested, of: resolution.manifest)
                 }
-                let validated = try resolution.validator.validate(try inference.decodeTensors())
+                let validated = try resolution.validator.validateValues(try inference.decodeTensors())
                 return DecodedRequest(
                     tensors: validated.tensors, truncations: Self.describe(validated.truncations), shape: .inference(inference),
                     timeout: inference.timeoutMilliseconds.map { .milliseconds($0) }

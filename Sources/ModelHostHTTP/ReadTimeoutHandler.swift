@@ -7,6 +7,10 @@ import NIOHTTP1
 /// opens, and again after each response is written, until the request's end has been read. A
 /// client that trickles bytes, or holds an idle keep-alive connection, is cut off when it expires.
 /// While a request is being answered no deadline runs: the model's own timeout governs that.
+///
+/// The timer is lazy: one scheduled check per connection, not one per request. Each request only
+/// stores when the wait began; when the check fires it closes the connection if the wait is over,
+/// and otherwise schedules itself for when it would be.
 final class ReadTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -14,50 +18,70 @@ final class ReadTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let timeout: TimeAmount
-    private var deadline: Scheduled<Void>?
+    /// When the server began waiting for the current request; `nil` while one is being answered.
+    private var waitingSince: NIODeadline?
+    private var check: Scheduled<Void>?
 
     init(timeout: TimeAmount) {
         self.timeout = timeout
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        if context.channel.isActive { arm(context: context) }
+        if context.channel.isActive { startWaiting(context: context) }
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        arm(context: context)
+        startWaiting(context: context)
         context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        disarm()
+        stop()
         context.fireChannelInactive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        disarm()
+        stop()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if case .end = unwrapInboundIn(data) { disarm() }
+        if case .end = unwrapInboundIn(data) { waitingSince = nil }
         context.fireChannelRead(data)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data) { arm(context: context) }
+        if case .end = unwrapOutboundIn(data) { startWaiting(context: context) }
         context.write(data, promise: promise)
     }
 
-    private func arm(context: ChannelHandlerContext) {
-        disarm()
-        let channel = context.channel
-        deadline = context.eventLoop.scheduleTask(in: timeout) {
-            channel.close(promise: nil)
+    private func startWaiting(context: ChannelHandlerContext) {
+        let now = NIODeadline.now()
+        waitingSince = now
+        if check == nil { schedule(at: now + timeout, context: context) }
+    }
+
+    private func schedule(at deadline: NIODeadline, context: ChannelHandlerContext) {
+        let handler = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        check = context.eventLoop.scheduleTask(deadline: deadline) {
+            let (handler, context) = handler.value
+            handler.fire(context: context)
         }
     }
 
-    private func disarm() {
-        deadline?.cancel()
-        deadline = nil
+    private func fire(context: ChannelHandlerContext) {
+        check = nil
+        guard let waitingSince else { return }  // Answering: the next wait schedules a check.
+        let deadline = waitingSince + timeout
+        if deadline <= .now() {
+            context.channel.close(promise: nil)
+        } else {
+            schedule(at: deadline, context: context)
+        }
+    }
+
+    private func stop() {
+        check?.cancel()
+        check = nil
+        waitingSince = nil
     }
 }

@@ -63,6 +63,17 @@ public struct InputValidator: Sendable {
     ///   the element's content. ``ModelHostError/modelVersion`` is left for the caller to fill.
     public func validate(_ inputs: [Tensor]) throws(ModelHostError) -> ValidatedInputs {
         try checkDeclarations(inputs.map(\.header))
+        return try validateValues(inputs)
+    }
+
+    /// Checks each input's constraints element by element, as ``validate(_:)`` does, for tensors
+    /// whose headers ``checkDeclarations(_:)`` has already accepted (a request decoded in two
+    /// steps checks its declarations before decoding its data).
+    ///
+    /// - Parameter inputs: The request's tensors, their declarations already checked.
+    /// - Returns: The tensors to give the plugin and the truncations made.
+    /// - Throws: ``ModelHostError`` with code ``ModelHostError/Code/validation``, as ``validate(_:)``.
+    public func validateValues(_ inputs: [Tensor]) throws(ModelHostError) -> ValidatedInputs {
         var validated = ValidatedInputs(tensors: inputs, truncations: [])
         for (position, tensor) in inputs.enumerated() {
             guard let plan = plan(named: tensor.name) else { continue }
