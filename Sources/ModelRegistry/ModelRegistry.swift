@@ -110,16 +110,6 @@ public final class ModelRegistry: Sendable {
         return Resolution(record: chosen, serving: serving, manifest: manifest, validator: validator)
     }
 
-    /// The limits of the version a request for `name` (and `version`, if given) would reach,
-    /// without failing: `nil` when there is no such ready version.
-    public func limits(of name: String, version: String? = nil) -> ModelLimits? {
-        state.withLock { snapshot in
-            guard let versions = snapshot.models[name] else { return nil }
-            let record = version.map { wanted in versions.first { $0.version == wanted } } ?? versions.last(where: \.isReady)
-            return record?.manifest?.limits
-        }
-    }
-
     /// Semantic versions in precedence order; anything else after them, by text.
     private static func isOrderedBefore(_ lhs: ModelVersionRecord, _ rhs: ModelVersionRecord) -> Bool {
         switch (lhs.semanticVersion, rhs.semanticVersion) {

@@ -51,4 +51,35 @@ import Testing
             #expect(!text.contains(guess))
         }
     }
+
+    @Test func aPluginsRefusalIsLoggedWithoutItsMessageAndAFailureWithItsRequest() async throws {
+        let models = try ModelsDirectory()
+        try FixtureBundle.make("quoting", source: FixtureSource.make(infer: #"mh_error_set(error, "amount 9000.00 at 03:00 is odd"); return MH_ERROR_INVALID_INPUT;"#), in: models)
+        try FixtureBundle.make("failing", source: FixtureSource.make(infer: #"mh_error_set(error, "weights corrupt"); return MH_ERROR_INTERNAL;"#), in: models)
+        let registry = ModelRegistry()
+        _ = try await ModelRepository(configuration: .init(directory: models.path), registry: registry, scheduler: Scheduler()).loadAll()
+        let handler = InMemoryLogHandler()
+        let service = ModelHostService(registry: registry, logger: Logger(label: "test", factory: { _ in handler }))
+        let body = #"{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}]}"#
+
+        let refused = await service.respond(to: HTTPRequest(method: .POST, path: "/v2/models/quoting/infer", headers: ["X-Request-ID": "req-refused"], body: ByteBuffer(string: body)))
+        #expect(refused.status == .badRequest)
+        // The caller sees the plugin's message; the log never does.
+        #expect(String(buffer: refused.body).contains("amount 9000.00"))
+        let failed = await service.respond(to: HTTPRequest(method: .POST, path: "/v2/models/failing/infer", headers: ["X-Request-ID": "req-failed"], body: ByteBuffer(string: body)))
+        #expect(failed.status == .internalServerError)
+
+        let entries = handler.entries
+        let refusal = try #require(entries.first { $0.message.description == "plugin refused the input" })
+        #expect(refusal.metadata["model"]?.description == "quoting")
+        #expect(refusal.metadata["request"]?.description == "req-refused")
+        for entry in entries {
+            #expect(!(entry.message.description + entry.metadata.description).contains("9000"))
+        }
+        let failure = try #require(entries.first { $0.message.description == "plugin call failed" })
+        #expect(failure.metadata["model"]?.description == "failing")
+        #expect(failure.metadata["version"]?.description == "1.0.0")
+        #expect(failure.metadata["request"]?.description == "req-failed")
+        #expect(failure.metadata["code"]?.description == "plugin_error")
+    }
 }
