@@ -2,7 +2,8 @@
  * echo — returns every input tensor unchanged, as an output of the same name.
  *
  * It proves the plugin ABI from plain C and is the benchmark baseline: the cost of the host
- * around a model that does no work. Its `config` may set a prefix for the output names:
+ * around a model that does no work. It exports ABI 1.1 (`infer_with_context`) and keeps the 1.0
+ * `infer`, so a 1.0 host loads it too. Its `config` may set a prefix for the output names:
  *   {"outputPrefix": "echo_"}
  */
 #include "echo_plugin.h"
@@ -60,10 +61,15 @@ static mh_status echo_create(const char *config_json, size_t config_length, cons
     return MH_OK;
 }
 
-static mh_status echo_infer(void *opaque, const mh_tensor *inputs, size_t input_count,
-                            const mh_output_sink *sink, mh_error *error) {
+static mh_status echo_infer_with_context(void *opaque, const mh_call_context *context,
+                                         const mh_tensor *inputs, size_t input_count,
+                                         const mh_output_sink *sink, mh_error *error) {
     const echo_instance *instance = opaque;
     for (size_t index = 0; index < input_count; index++) {
+        if (mh_call_is_cancelled(context)) {
+            mh_error_set(error, "echo: nobody waits for this call any more");
+            return MH_ERROR_UNAVAILABLE;
+        }
         const mh_tensor *input = &inputs[index];
         char name[ECHO_MAX_NAME];
         int written = snprintf(name, sizeof(name), "%s%s", instance->prefix, input->name);
@@ -84,6 +90,11 @@ static mh_status echo_infer(void *opaque, const mh_tensor *inputs, size_t input_
     return MH_OK;
 }
 
+static mh_status echo_infer(void *opaque, const mh_tensor *inputs, size_t input_count,
+                            const mh_output_sink *sink, mh_error *error) {
+    return echo_infer_with_context(opaque, NULL, inputs, input_count, sink, error);
+}
+
 static void echo_destroy(void *instance) {
     free(instance);
 }
@@ -95,6 +106,8 @@ static const mh_plugin_api echo_api = {
     .create = echo_create,
     .infer = echo_infer,
     .destroy = echo_destroy,
+    .capabilities = 0,
+    .infer_with_context = echo_infer_with_context,
 };
 
 __attribute__((visibility("default"))) const mh_plugin_api *modelhost_plugin_entry(void) {
