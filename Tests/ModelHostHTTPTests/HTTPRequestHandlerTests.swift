@@ -115,4 +115,26 @@ import Testing
             #expect(!id.isEmpty)
         }
     }
+
+    @Test func aLargeBodyIsDecodedOffTheEventLoopAndAnsweredTheSame() async throws {
+        try await withGatedServer { live, key in
+            // 20 strings of 4,000 bytes: well above the 64 KiB decoded on the event loop.
+            let strings = (0..<20).map { "\"" + String(repeating: String($0 % 10), count: 4000) + "\"" }
+            let body = #"{"id":"big","inputs":[{"name":"input0","shape":[1],"datatype":"FP32","data":[1]},{"name":"text","shape":[20],"datatype":"BYTES","data":[\#(strings.joined(separator: ","))]}]}"#
+            #expect(body.utf8.count > 64 << 10)
+            let response = try await live.client.send(.POST, "/v2/models/echo/infer", body: body, headers: [("X-API-Key", key)])
+            #expect(response.status == .ok, "\(response.body.prefix(300))")
+            let answer = try #require(try JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any])
+            #expect(answer["id"] as? String == "big")
+            let outputs = try #require(answer["outputs"] as? [[String: Any]])
+            let text = try #require(outputs.first { $0["name"] as? String == "text" }?["data"] as? [String])
+            #expect(text.count == 20)
+            #expect(text[13] == String(repeating: "3", count: 4000))
+            // A large body the manifest refuses is refused the same way.
+            let wrong = body.replacingOccurrences(of: "\"input0\"", with: "\"nope\"")
+            let refused = try await live.client.send(.POST, "/v2/models/echo/infer", body: wrong, headers: [("X-API-Key", key)])
+            #expect(refused.status == .badRequest)
+            #expect(refused.body.contains("validation_failed"))
+        }
+    }
 }

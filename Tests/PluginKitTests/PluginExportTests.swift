@@ -128,4 +128,63 @@ private final class Sink {
         #expect(bytes.count % 2 == 0)
         #expect(String(validating: bytes, as: UTF8.self) != nil)
     }
+
+    @Test func theTableIsABI11AndItsCapabilitiesFollowTheModel() {
+        #expect(api.abi_version_minor == 1)
+        #expect(api.infer_with_context != nil)
+        #expect(api.capabilities & UInt64(MH_CAPABILITY_BATCHING) == 0)
+        struct Batched: ModelPlugin {
+            static var supportsBatching: Bool { true }
+            init(context: PluginContext) throws {}
+            func infer(_ inputs: [Tensor]) throws -> [Tensor] { inputs }
+        }
+        let batched = PluginExport.table(for: Batched.self).assumingMemoryBound(to: mh_plugin_api.self).pointee
+        #expect(batched.capabilities & UInt64(MH_CAPABILITY_BATCHING) != 0)
+        let plain = PluginExport.table(for: Doubler.self).assumingMemoryBound(to: mh_plugin_api.self).pointee
+        #expect(plain.capabilities & UInt64(MH_CAPABILITY_BATCHING) == 0)
+    }
+
+    @Test func aModelSeesItsDeadlineAndCancellationThroughTheContext() throws {
+        /// Reports whether the call is cancelled (1 or 0) and the milliseconds left (-1 for none).
+        struct Watcher: ModelPlugin {
+            init(context: PluginContext) throws {}
+            func infer(_ inputs: [Tensor], context: InferenceContext) throws -> [Tensor] {
+                let left = context.timeRemaining.map { Int64($0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000) } ?? -1
+                let values: [Int64] = [context.isCancelled ? 1 : 0, left]
+                return [try Tensor(name: "report", datatype: .int64, shape: [2], data: values.withUnsafeBytes { Array($0) })]
+            }
+        }
+        let table = PluginExport.table(for: Watcher.self).assumingMemoryBound(to: mh_plugin_api.self).pointee
+        defer { _ = PluginExport.table(for: Doubler.self) }
+        var instance: UnsafeMutableRawPointer?
+        var error = mh_error()
+        #expect(table.create("{}", 2, "/tmp", &instance, &error) == MH_OK)
+        let handle = try #require(instance)
+        defer { table.destroy(handle) }
+
+        func call(cancelled: Bool, deadline: Int64) throws -> [Int64] {
+            let sink = Sink()
+            var raw = sink.make()
+            var context = mh_call_context()
+            context.struct_size = UInt32(MemoryLayout<mh_call_context>.size)
+            context.deadline_ns = deadline
+            if cancelled {
+                context.is_cancelled = { _ in 1 }
+            } else {
+                context.is_cancelled = { _ in 0 }
+            }
+            let status = table.infer_with_context(handle, &context, nil, 0, &raw, &error)
+            #expect(status == MH_OK)
+            let output = try #require(sink.outputs.first)
+            return Array(output.bytes.bindMemory(to: Int64.self).prefix(2))
+        }
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        let inTwoSeconds = Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec) + 2_000_000_000
+        let waiting = try call(cancelled: false, deadline: inTwoSeconds)
+        #expect(waiting[0] == 0)
+        #expect(waiting[1] > 1000 && waiting[1] <= 2000)
+        let abandoned = try call(cancelled: true, deadline: Int64.max)  // MH_NO_DEADLINE
+        #expect(abandoned == [1, -1])
+    }
 }
