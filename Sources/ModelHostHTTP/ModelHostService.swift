@@ -46,7 +46,9 @@ public final class ModelHostService: Sendable {
     public static let requestIDHeader = "X-Request-ID"
 
     let registry: ModelRegistry
-    private let admission: (any RequestAdmitting)?
+    /// The admission decision, bound once to the `RequestAdmitting` given to `init`: calling it costs
+    /// no existential copy per request.
+    private let admit: (@Sendable (AdmissionRequest, inout CredentialMemo) -> AdmissionDecision)?
     let configuration: Configuration
     let logger: Logger
     private let requestIDs = RequestIDGenerator()
@@ -67,7 +69,13 @@ public final class ModelHostService: Sendable {
         logger: Logger = Logger(label: "modelhost.http")
     ) {
         self.registry = registry
-        self.admission = admission
+        if let admission {
+            self.admit = { (request: AdmissionRequest, memo: inout CredentialMemo) -> AdmissionDecision in
+                admission.admit(request, memo: &memo)
+            }
+        } else {
+            self.admit = nil
+        }
         self.configuration = configuration
         self.logger = logger
     }
@@ -87,7 +95,7 @@ public final class ModelHostService: Sendable {
     ///
     /// - Parameter memo: The connection's memo, reused and updated.
     func decide(head: HTTPRequestHead, clientAddress: String, memo: inout ConnectionMemo) -> HeadDecision {
-        let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? "/"
+        let path = head.uri.utf8.firstIndex(of: UInt8(ascii: "?")).map { String(head.uri[..<$0]) } ?? head.uri
         let requestID = requestIDs.id(from: head.headers.first(name: Self.requestIDHeader))
         var decision = decide(route: Route(method: head.method, path: path), head: head, path: path, requestID: requestID, clientAddress: clientAddress, memo: &memo)
         switch decision {
@@ -117,8 +125,8 @@ public final class ModelHostService: Sendable {
         }
         var admittedHeaders: [(name: String, value: String)] = []
         var keyID: String?
-        if let admission, let request = admissionRequest(for: route, head: head, clientAddress: clientAddress, resolution: resolution, memo: &memo) {
-            let decision = admission.admit(request, memo: &memo.credential)
+        if let admit, let request = admissionRequest(for: route, head: head, clientAddress: clientAddress, resolution: resolution, memo: &memo) {
+            let decision = admit(request, &memo.credential)
             keyID = decision.keyID
             if let refusal = decision.refusal {
                 logger.info("refused", metadata: [
