@@ -54,8 +54,8 @@ import Testing
 
     @Test func aPluginsRefusalIsLoggedWithoutItsMessageAndAFailureWithItsRequest() async throws {
         let models = try ModelsDirectory()
-        try FixtureBundle.make("quoting", source: FixtureSource.make(infer: #"mh_error_set(error, "amount 9000.00 at 03:00 is odd"); return MH_ERROR_INVALID_INPUT;"#), in: models)
-        try FixtureBundle.make("failing", source: FixtureSource.make(infer: #"mh_error_set(error, "weights corrupt"); return MH_ERROR_INTERNAL;"#), in: models)
+        try await FixtureBundle.make("quoting", source: FixtureSource.make(infer: #"mh_error_set(error, "amount 9000.00 at 03:00 is odd"); return MH_ERROR_INVALID_INPUT;"#), in: models)
+        try await FixtureBundle.make("failing", source: FixtureSource.make(infer: #"mh_error_set(error, "weights corrupt"); return MH_ERROR_INTERNAL;"#), in: models)
         let registry = ModelRegistry()
         _ = try await ModelRepository(configuration: .init(directory: models.path), registry: registry, scheduler: Scheduler()).loadAll()
         let handler = InMemoryLogHandler()

@@ -10,7 +10,14 @@ public enum CFixture {
     ///   - name: The library's base name, unique per fixture.
     /// - Returns: The path of the built `.so`, in a fresh temporary directory.
     /// - Throws: ``TestKitError`` with the compiler's output when compilation fails.
-    public static func compile(_ source: String, name: String) throws -> String {
+    ///
+    /// The compiler runs on a thread of its own (see ``onThread(_:)``): dozens of tests compile
+    /// fixtures at once, and waiting for `cc` must not hold Swift's cooperative threads.
+    public static func compile(_ source: String, name: String) async throws -> String {
+        try await onThread { try compileBlocking(source, name: name) }
+    }
+
+    private static func compileBlocking(_ source: String, name: String) throws -> String {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("modelhost-fixture-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let sourcePath = directory.appendingPathComponent("\(name).c").path

@@ -186,8 +186,8 @@ public enum FixtureBundle {
     public static func make(
         _ name: String, source: String, in models: ModelsDirectory, limits: [String: Any] = [:], warmup: Bool = false,
         outputs: [[String: Any]] = defaultOutputs, version: String = "1.0.0"
-    ) throws -> String {
-        let library = try CFixture.compile(source, name: name)
+    ) async throws -> String {
+        let library = try await CFixture.compile(source, name: name)
         return try models.addBundle(manifest: manifest(name, limits: limits, warmup: warmup, outputs: outputs, version: version), library: library)
     }
 

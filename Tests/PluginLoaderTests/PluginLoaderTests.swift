@@ -11,7 +11,7 @@ import Testing
 struct PluginLoaderTests {
     // MARK: The echo plugin
 
-    @Test func echoPluginReturnsItsInputs() throws {
+    @Test func echoPluginReturnsItsInputs() async throws {
         let models = try ModelsDirectory()
         let loaded = try PluginLoader().load(bundleAt: models.addExample("echo"))
         defer { loaded.instance.destroy() }
@@ -31,7 +31,7 @@ struct PluginLoaderTests {
         #expect(outputs[1].byteElements.map { String(decoding: $0, as: UTF8.self) } == ["hello", "", "wörld ✓"])
     }
 
-    @Test func echoPluginReceivesTheManifestConfig() throws {
+    @Test func echoPluginReceivesTheManifestConfig() async throws {
         let models = try ModelsDirectory()
         let directory = try models.addExample("echo") {
             $0["config"] = ["outputPrefix": "echo_"]
@@ -44,7 +44,7 @@ struct PluginLoaderTests {
         #expect(outputs.first?.data == floatBytes([7]))
     }
 
-    @Test func echoPluginWithABadConfigFailsToCreate() throws {
+    @Test func echoPluginWithABadConfigFailsToCreate() async throws {
         let models = try ModelsDirectory()
         let directory = try models.addExample("echo") { $0["config"] = ["outputPrefix": String(repeating: "p", count: 100)] }
         let error = try #require(loadError(directory))
@@ -52,7 +52,7 @@ struct PluginLoaderTests {
         #expect(error.message.contains("config.outputPrefix must be a string shorter than 64 bytes"))
     }
 
-    @Test func verificationRunsBeforeLoading() throws {
+    @Test func verificationRunsBeforeLoading() async throws {
         let models = try ModelsDirectory()
         let directory = try models.addExample("echo")
         try FileManager.default.setAttributes([.posixPermissions: 0o777], ofItemAtPath: directory)
@@ -62,9 +62,9 @@ struct PluginLoaderTests {
     // MARK: Libraries the loader refuses
 
     @Test(arguments: LoadFailure.all)
-    func refusesBrokenPlugin(failure: LoadFailure) throws {
+    func refusesBrokenPlugin(failure: LoadFailure) async throws {
         let models = try ModelsDirectory()
-        let directory = try FixtureBundle.make(failure.name, source: failure.source, in: models, warmup: failure.hasWarmup)
+        let directory = try await FixtureBundle.make(failure.name, source: failure.source, in: models, warmup: failure.hasWarmup)
         let error = try #require(loadError(directory))
         #expect(error.code == failure.code, "\(error)")
         #expect(error.bundle == directory)
@@ -73,26 +73,26 @@ struct PluginLoaderTests {
         }
     }
 
-    @Test func aFailedWarmupDestroysTheInstanceItCreated() throws {
+    @Test func aFailedWarmupDestroysTheInstanceItCreated() async throws {
         let models = try ModelsDirectory()
         let source = FixtureSource.make(infer: #"mh_error_set(error, "cold"); return MH_ERROR_INTERNAL;"#)
-        let directory = try FixtureBundle.make("cold-warmup", source: source, in: models, warmup: true)
+        let directory = try await FixtureBundle.make("cold-warmup", source: source, in: models, warmup: true)
         #expect(loadError(directory)?.code == .warmupFailed)
         let library = directory + "/libcold-warmup.so"
         #expect(try FixtureBundle.counter("fixture_creates", inLibrary: library)() == 1)
         #expect(try FixtureBundle.counter("fixture_destroys", inLibrary: library)() == 1)
     }
 
-    @Test func destroyRunsOnceHoweverOftenItIsCalled() throws {
+    @Test func destroyRunsOnceHoweverOftenItIsCalled() async throws {
         let models = try ModelsDirectory()
-        let directory = try FixtureBundle.make("destroyed-once", source: FixtureSource.make(), in: models)
+        let directory = try await FixtureBundle.make("destroyed-once", source: FixtureSource.make(), in: models)
         let loaded = try PluginLoader().load(bundleAt: directory)
         loaded.instance.destroy()
         loaded.instance.destroy()
         #expect(try FixtureBundle.counter("fixture_destroys", inLibrary: directory + "/libdestroyed-once.so")() == 1)
     }
 
-    @Test func shortTableIsRefusedWithoutReadingPastItsEnd() throws {
+    @Test func shortTableIsRefusedWithoutReadingPastItsEnd() async throws {
         // An older plugin's 12-byte table, placed right before an unreadable page: reading any
         // field beyond the three version fields would crash the test process.
         let source = """
@@ -110,12 +110,12 @@ struct PluginLoaderTests {
             }
             """
         let models = try ModelsDirectory()
-        let error = try #require(loadError(FixtureBundle.make("guarded-table", source: source, in: models)))
+        let error = try #require(loadError(await FixtureBundle.make("guarded-table", source: source, in: models)))
         #expect(error.code == .abiMismatch)
         #expect(error.message.contains("table of 12 bytes"))
     }
 
-    @Test func refusesLibraryThatIsNotASharedObject() throws {
+    @Test func refusesLibraryThatIsNotASharedObject() async throws {
         let models = try ModelsDirectory()
         let garbage = models.path + "/.garbage.so"
         var generator = SystemRandomNumberGenerator()
@@ -129,7 +129,7 @@ struct PluginLoaderTests {
 
     // MARK: ABI versions
 
-    @Test func anABI10PluginLoadsAndIsCalledThroughInfer() throws {
+    @Test func anABI10PluginLoadsAndIsCalledThroughInfer() async throws {
         // An ABI 1.0 table ends after `destroy`; it is placed right before an unreadable page,
         // so reading a 1.1 field would crash the test process.
         let source = """
@@ -161,14 +161,14 @@ struct PluginLoaderTests {
             }
             """
         let models = try ModelsDirectory()
-        let loaded = try PluginLoader().load(bundleAt: FixtureBundle.make("abi-one-zero", source: source, in: models))
+        let loaded = try PluginLoader().load(bundleAt: await FixtureBundle.make("abi-one-zero", source: source, in: models))
         defer { loaded.instance.destroy() }
         #expect(!loaded.instance.supportsBatching)
         let outputs = try loaded.instance.infer([FixtureBundle.input(4)], context: .unbounded).get()
         #expect(outputs.first?.data == floatBytes([4]))
     }
 
-    @Test func anABI11PluginReceivesItsDeadlineAndCancellationFlag() throws {
+    @Test func anABI11PluginReceivesItsDeadlineAndCancellationFlag() async throws {
         // Writes back: whether a deadline came, the nanoseconds left, and the cancellation flag.
         let source = FixtureSource.make(
             infer: """
@@ -187,7 +187,7 @@ struct PluginLoaderTests {
         )
         let models = try ModelsDirectory()
         let outputs: [[String: Any]] = [["name": "report", "datatype": "INT64", "shape": [3]]]
-        let loaded = try PluginLoader().load(bundleAt: FixtureBundle.make("with-context", source: source, in: models, outputs: outputs))
+        let loaded = try PluginLoader().load(bundleAt: await FixtureBundle.make("with-context", source: source, in: models, outputs: outputs))
         defer { loaded.instance.destroy() }
         #expect(loaded.instance.supportsBatching)
 
@@ -208,10 +208,10 @@ struct PluginLoaderTests {
     // MARK: Plugin faults during infer
 
     @Test(arguments: InferFault.all)
-    func pluginFaultBecomesModelHostError(fault: InferFault) throws {
+    func pluginFaultBecomesModelHostError(fault: InferFault) async throws {
         let models = try ModelsDirectory()
         let source = FixtureSource.make(infer: fault.infer)
-        let loaded = try PluginLoader().load(bundleAt: FixtureBundle.make(fault.name, source: source, in: models, outputs: fault.outputs.map { $0 as [String: Any] }))
+        let loaded = try PluginLoader().load(bundleAt: await FixtureBundle.make(fault.name, source: source, in: models, outputs: fault.outputs.map { $0 as [String: Any] }))
         defer { loaded.instance.destroy() }
 
         let error = try #require(inferError(loaded.instance, [FixtureBundle.input()]))
@@ -223,7 +223,7 @@ struct PluginLoaderTests {
         }
     }
 
-    @Test func instanceServesAgainAfterAPluginFault() throws {
+    @Test func instanceServesAgainAfterAPluginFault() async throws {
         // The plugin fails when x[0] is negative and echoes otherwise.
         let source = FixtureSource.make(infer: """
             const float *x = inputs[0].data;
@@ -234,7 +234,7 @@ struct PluginLoaderTests {
             return MH_OK;
             """)
         let models = try ModelsDirectory()
-        let loaded = try PluginLoader().load(bundleAt: FixtureBundle.make("recovers", source: source, in: models))
+        let loaded = try PluginLoader().load(bundleAt: await FixtureBundle.make("recovers", source: source, in: models))
         defer { loaded.instance.destroy() }
 
         #expect(inferError(loaded.instance, [FixtureBundle.input(-1)])?.code == .pluginError)

@@ -12,8 +12,8 @@ import Testing
         let (prelude, wait) = FixtureSource.gate(seconds: 20)
         let hangs = FixtureSource.make(prelude: prelude, create: wait + " *out_instance = &fixture_token; return MH_OK;")
         let models = try ModelsDirectory()
-        let hungDirectory = try FixtureBundle.make("create-hangs", source: hangs, in: models)
-        let fineDirectory = try FixtureBundle.make("fine", source: FixtureSource.make(infer: FixtureSource.echo), in: models)
+        let hungDirectory = try await FixtureBundle.make("create-hangs", source: hangs, in: models)
+        let fineDirectory = try await FixtureBundle.make("fine", source: FixtureSource.make(infer: FixtureSource.echo), in: models)
         var configuration = Scheduler.Configuration()
         configuration.loadTimeout = .seconds(2)
         let events = ServingVersionTests.EventBox()
@@ -54,7 +54,7 @@ import Testing
     @Test func aManifestMayAskForALongerLoadTimeout() async throws {
         let slowCreate = FixtureSource.make(create: "usleep(300000); *out_instance = &fixture_token; return MH_OK;")
         let models = try ModelsDirectory()
-        let directory = try FixtureBundle.make("slow-create", source: slowCreate, in: models, limits: ["loadTimeoutMs": 5000])
+        let directory = try await FixtureBundle.make("slow-create", source: slowCreate, in: models, limits: ["loadTimeoutMs": 5000])
         var configuration = Scheduler.Configuration()
         configuration.loadTimeout = .milliseconds(100)
         let scheduler = Scheduler(configuration: configuration)
@@ -68,7 +68,7 @@ import Testing
         let scheduler = Scheduler()
         var versions: [ServingVersion] = []
         for name in ["first", "second"] {
-            let directory = try FixtureBundle.make(name, source: FixtureSource.make(infer: FixtureSource.echo), in: models)
+            let directory = try await FixtureBundle.make(name, source: FixtureSource.make(infer: FixtureSource.echo), in: models)
             versions.append(try await scheduler.load(bundleAt: directory, name: name, version: "1.0.0").get().serving)
         }
         let reports = await scheduler.shutDownAll(gracePeriod: .seconds(5))
@@ -76,7 +76,7 @@ import Testing
         #expect(reports.allSatisfy { $0.isDestroyed && $0.stillRunning == 0 })
         #expect(versions.allSatisfy { $0.lifecycle == .retired })
 
-        let late = try FixtureBundle.make("late", source: FixtureSource.make(), in: models)
+        let late = try await FixtureBundle.make("late", source: FixtureSource.make(), in: models)
         guard case .failure(let error) = await scheduler.load(bundleAt: late, name: "late", version: "1.0.0") else {
             Issue.record("a load after shutdown succeeded")
             return

@@ -22,7 +22,7 @@ import Testing
         _ name: String, source: String, limits: [String: Any] = [:], warmup: Bool = false,
         outputs: [[String: Any]] = FixtureBundle.defaultOutputs, scheduler: Scheduler, models: ModelsDirectory
     ) async throws -> (version: Scheduler.LoadedVersion, library: String) {
-        let directory = try FixtureBundle.make(name, source: source, in: models, limits: limits, warmup: warmup, outputs: outputs)
+        let directory = try await FixtureBundle.make(name, source: source, in: models, limits: limits, warmup: warmup, outputs: outputs)
         let loaded = try await scheduler.load(bundleAt: directory, name: name, version: "1.0.0").get()
         return (loaded, directory + "/lib\(name).so")
     }
@@ -69,7 +69,7 @@ import Testing
         let models = try ModelsDirectory()
         let scheduler = Scheduler()
         let source = FixtureSource.make(infer: #"mh_error_set(error, "cold"); return MH_ERROR_INTERNAL;"#)
-        let directory = try FixtureBundle.make("cold", source: source, in: models, warmup: true)
+        let directory = try await FixtureBundle.make("cold", source: source, in: models, warmup: true)
         let result = await scheduler.load(bundleAt: directory, name: "cold", version: "1.0.0")
         guard case .failure(let error) = result else {
             Issue.record("a bundle whose warmup fails loaded")

@@ -4,13 +4,18 @@ import Testing
 
 /// The `modelhost` binary as an operator runs it.
 @Suite struct ModelHostCommandTests {
-    struct Run {
+    struct Run: Sendable {
         var status: Int32
         var output: String
         var errors: String
     }
 
-    private func modelhost(_ arguments: String...) throws -> Run {
+    /// Runs the binary with `arguments` on a thread of its own and waits for it.
+    private func modelhost(_ arguments: String...) async throws -> Run {
+        try await onThread { try Self.run(arguments) }
+    }
+
+    private static func run(_ arguments: [String]) throws -> Run {
         let process = Process()
         process.executableURL = TestPaths.buildDirectory.appendingPathComponent("modelhost")
         process.arguments = arguments
@@ -31,12 +36,12 @@ import Testing
         return url.path
     }
 
-    @Test func keysAreShownOnceAndStoredOnlyAsHashes() throws {
+    @Test func keysAreShownOnceAndStoredOnlyAsHashes() async throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let file = directory + "/keys.json"
 
-        let created = try modelhost("keys", "create", "--file", file, "--name", "billing", "--scope", "infer", "--models", "echo")
+        let created = try await modelhost("keys", "create", "--file", file, "--name", "billing", "--scope", "infer", "--models", "echo")
         #expect(created.status == 0)
         let key = created.output.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(key.range(of: #"^mh_[a-z2-7]{12}_[0-9A-Za-z]{38}$"#, options: .regularExpression) != nil)
@@ -49,31 +54,31 @@ import Testing
         let mode = try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int
         #expect(mode == 0o600)
 
-        let listed = try modelhost("keys", "list", "--file", file)
+        let listed = try await modelhost("keys", "list", "--file", file)
         #expect(listed.status == 0)
         #expect(listed.output.contains(id))
         #expect(listed.output.contains("billing"))
         #expect(!listed.output.contains(key))
 
-        let revoked = try modelhost("keys", "revoke", "--file", file, id)
+        let revoked = try await modelhost("keys", "revoke", "--file", file, id)
         #expect(revoked.status == 0)
-        let unknown = try modelhost("keys", "revoke", "--file", file, "aaaaaaaaaaaa")
+        let unknown = try await modelhost("keys", "revoke", "--file", file, "aaaaaaaaaaaa")
         #expect(unknown.status != 0)
     }
 
-    @Test func serveRefusesToStartWithoutKeysOrAnExplicitOptOut() throws {
+    @Test func serveRefusesToStartWithoutKeysOrAnExplicitOptOut() async throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let run = try modelhost("serve", "--models", directory, "--port", "0")
+        let run = try await modelhost("serve", "--models", directory, "--port", "0")
         #expect(run.status != 0)
         #expect(run.errors.contains("--keys"))
         #expect(run.errors.contains("--insecure-no-auth"))
     }
 
-    @Test func validateNamesTheFailedCheck() throws {
+    @Test func validateNamesTheFailedCheck() async throws {
         let models = try ModelsDirectory()
         let good = try models.addExample("echo")
-        let ok = try modelhost("validate", good)
+        let ok = try await modelhost("validate", good)
         #expect(ok.status == 0)
         #expect(ok.output.hasPrefix("ok: echo 1.0.0"))
 
@@ -83,22 +88,22 @@ import Testing
         try handle.seekToEnd()
         try handle.write(contentsOf: Data("tampered".utf8))
         try handle.close()
-        let refused = try modelhost("validate", tampered)
+        let refused = try await modelhost("validate", tampered)
         #expect(refused.status == 1)
         #expect(refused.output.contains("checksum_mismatch"))
     }
 
-    @Test func bundleFillsInTheChecksumAndStagesTheBundle() throws {
+    @Test func bundleFillsInTheChecksumAndStagesTheBundle() async throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let library = try TestPaths.builtLibrary("libEchoPlugin.so")
-        let bundled = try modelhost("bundle", "--manifest", TestPaths.manifest("echo"), "--library", library, "--out", directory)
+        let bundled = try await modelhost("bundle", "--manifest", TestPaths.manifest("echo"), "--library", library, "--out", directory)
         #expect(bundled.status == 0)
         #expect(bundled.output.trimmingCharacters(in: .whitespacesAndNewlines) == directory + "/echo/1.0.0")
-        #expect(try modelhost("validate", directory + "/echo/1.0.0").status == 0)
+        #expect(try await modelhost("validate", directory + "/echo/1.0.0").status == 0)
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory + "/echo")
         #expect(leftovers == ["1.0.0"])
-        let again = try modelhost("bundle", "--manifest", TestPaths.manifest("echo"), "--library", library, "--out", directory)
+        let again = try await modelhost("bundle", "--manifest", TestPaths.manifest("echo"), "--library", library, "--out", directory)
         #expect(again.status != 0)
         #expect(again.errors.contains("--force"))
     }

@@ -6,7 +6,9 @@ import Glibc
 #endif
 
 /// A blocking TCP client on loopback, for talking to a `modelhost serve` child process.
-final class SocketClient {
+// Safe: the descriptor is set once; a client is used by one thread at a time, handed between
+// them only through `onThread`, which orders the handoff.
+final class SocketClient: @unchecked Sendable {
     private let descriptor: Int32
 
     /// Connects to `127.0.0.1:port`; reads give up after `timeout`.
