@@ -13,7 +13,8 @@ import Foundation
 /// The host calls ``infer(_:context:)`` from its own threads, at most as many calls at once as
 /// the manifest's `limits.maxConcurrency` allows, hence the `Sendable` requirement. Implement
 /// ``infer(_:)`` for a model that needs no deadline, or ``infer(_:context:)`` to see the call's
-/// deadline and whether its caller still waits.
+/// deadline and whether its caller still waits. Implement at least one: each one's default calls
+/// the other.
 public protocol ModelPlugin: Sendable {
     /// Whether the model accepts batched calls: requests joined along the first dimension of
     /// every input whose manifest shape starts with -1, each output answering row for row.
