@@ -12,9 +12,6 @@ final class ConnectionTracker: Sendable {
 
     private let state = Mutex(State())
 
-    /// Connections open now.
-    var count: Int { state.withLock { $0.open.count } }
-
     /// Records a new connection; one accepted while quiescing is told to finish at once.
     func opened(_ channel: any Channel) {
         let isQuiescing = state.withLock { state in

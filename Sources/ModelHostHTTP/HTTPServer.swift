@@ -108,9 +108,6 @@ public final class HTTPServer: Sendable {
         return HTTPServer(serverChannel: channel, tracker: tracker, configuredPort: configuration.port)
     }
 
-    /// Connections open now.
-    public var openConnections: Int { tracker.count }
-
     /// Returns when the server has stopped listening (after ``shutdown(gracePeriod:)``).
     /// Cancelling the task closes the listener and every connection at once.
     public func run() async throws {

@@ -15,9 +15,6 @@ final class RequestBodyBudget: Sendable {
         self.limit = max(0, limit)
     }
 
-    /// Bytes reserved now.
-    var reservedBytes: Int { used.load(ordering: .relaxed) }
-
     /// Reserves `bytes`, or returns `false` without reserving when they do not fit.
     func reserve(_ bytes: Int) -> Bool {
         guard bytes > 0 else { return true }

@@ -10,9 +10,6 @@ struct RingBuffer<Element> {
 
     var isEmpty: Bool { count == 0 }
 
-    /// The element at the front, if any.
-    var first: Element? { isEmpty ? nil : storage[head] }
-
     mutating func append(_ element: Element) {
         if count == storage.count { grow() }
         storage[(head + count) % storage.count] = element

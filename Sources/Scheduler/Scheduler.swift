@@ -68,9 +68,10 @@ public actor Scheduler {
         }
         let timeout = loadTimeout(forBundleAt: directory)
         let serving = ServingVersion(name: name, version: version, watchdog: watchdog, events: events)
-        let result = await serving.load(bundleAt: directory, timeout: timeout, loader: loader)
-        guard case .success(let loaded) = result else {
-            return .failure(result.failure!)
+        let loaded: PluginLoader.LoadedBundle
+        switch await serving.load(bundleAt: directory, timeout: timeout, loader: loader) {
+        case .success(let bundle): loaded = bundle
+        case .failure(let error): return .failure(error)
         }
         guard case .running = state else {
             // Shut down while this loaded: it never serves.
@@ -116,12 +117,5 @@ public actor Scheduler {
         let requested = (try? Manifest.load(contentsOf: directory + "/" + BundleVerifier.manifestFileName))?.limits.loadTimeoutMilliseconds
         guard let requested else { return configuration.loadTimeout }
         return max(configuration.loadTimeout, .milliseconds(requested))
-    }
-}
-
-extension Result {
-    fileprivate var failure: Failure? {
-        if case .failure(let error) = self { return error }
-        return nil
     }
 }
