@@ -18,12 +18,19 @@ public struct ModelLimits: Sendable, Hashable, Decodable {
     /// is longer than the server's load timeout (`serve --load-timeout`, default 60 s). Default:
     /// none, the server's timeout applies.
     public var loadTimeoutMilliseconds: Int?
+    /// Dynamic batching: how long, in milliseconds, a request may wait for others to join it in
+    /// one call of up to ``maxBatch`` rows. Needs a plugin that declares batch support
+    /// (`MH_CAPABILITY_BATCHING`). Default: none, every request is its own call.
+    public var batchDelayMilliseconds: Int?
+
+    /// Whether requests are joined into batched calls.
+    public var isBatching: Bool { batchDelayMilliseconds != nil && maxBatch > 1 }
 
     /// Creates limits with every field at its default.
     public init() {}
 
     private enum CodingKeys: String, CodingKey, CaseIterable {
-        case requestsPerSecond, burst, maxConcurrency, timeoutMs, maxQueue, maxBatch, loadTimeoutMs
+        case requestsPerSecond, burst, maxConcurrency, timeoutMs, maxQueue, maxBatch, loadTimeoutMs, batchDelayMs
     }
 
     public init(from decoder: any Decoder) throws {
@@ -37,6 +44,9 @@ public struct ModelLimits: Sendable, Hashable, Decodable {
         maxBatch = try container.decode(.maxBatch, default: defaults.maxBatch, in: 1...1_000_000)
         if container.contains(.loadTimeoutMs) {
             loadTimeoutMilliseconds = try container.decode(.loadTimeoutMs, default: 60_000, in: 1...86_400_000)
+        }
+        if container.contains(.batchDelayMs) {
+            batchDelayMilliseconds = try container.decode(.batchDelayMs, default: 0, in: 0...10_000)
         }
     }
 }

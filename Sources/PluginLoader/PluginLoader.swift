@@ -38,6 +38,12 @@ public struct PluginLoader: Sendable {
             throw BundleError(.invalidManifest, bundle: directory, error.description)
         }
         let library = try PluginLibrary.open(path: bundle.libraryPath, bundle: directory, pluginName: bundle.manifest.name)
+        if bundle.manifest.limits.isBatching, !library.supportsBatching {
+            throw BundleError(
+                .invalidManifest, bundle: directory,
+                "limits.batchDelayMs asks for dynamic batching, but the plugin does not declare batch support (MH_CAPABILITY_BATCHING)"
+            )
+        }
         let instance = try PluginInstance.create(library: library, bundle: bundle)
         for (index, sample) in bundle.manifest.warmup.enumerated() {
             if case .failure(let error) = instance.infer(sample.inputs, context: .unbounded) {

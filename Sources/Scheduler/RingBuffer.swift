@@ -16,6 +16,17 @@ struct RingBuffer<Element> {
         count += 1
     }
 
+    /// Puts `element` at the front, to be taken next.
+    mutating func prepend(_ element: Element) {
+        if count == storage.count { grow() }
+        head = (head + storage.count - 1) % storage.count
+        storage[head] = element
+        count += 1
+    }
+
+    /// The element at the front, not taken.
+    var first: Element? { count > 0 ? storage[head] : nil }
+
     mutating func popFirst() -> Element? {
         guard count > 0 else { return nil }
         let element = storage[head]

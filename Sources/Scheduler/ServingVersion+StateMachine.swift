@@ -11,6 +11,12 @@ extension ServingVersion {
     /// cancellation, or on retirement. A job that is answered while its call is still running
     /// (deadline passed, caller gone) leaves its thread and its concurrency slot held until the
     /// plugin returns, so the bulkhead never counts a hung call as free.
+    ///
+    /// Two more things are decided here. A failed call the caller's retry policy wants to repeat
+    /// waits, holding its place in the bound, until its backoff ends, then goes to the front of
+    /// the queue (``scheduleRetry(_:ticket:deadline:at:now:)``). And where the version batches,
+    /// a thread takes several compatible queued jobs at once, waiting a little for more
+    /// (``WorkerAction/runBatch(_:deadline:)``, ``WorkerAction/waitForBatch(until:)``).
     struct StateMachine<Instant: InstantProtocol, Job> {
         typealias Duration = Instant.Duration
 
@@ -40,6 +46,32 @@ extension ServingVersion {
             /// How long the deadline check may sleep while nothing is pending: the manifest's
             /// timeout, so that a job submitted with the default timeout never needs to wake it.
             var idleCheckInterval: Duration
+            /// How jobs are joined into batches; `nil` when the version does not batch.
+            var batching: Batching? = nil
+        }
+
+        /// How a batching version joins jobs.
+        struct Batching: Sendable {
+            /// The most rows (first-dimension entries) one call takes.
+            var maxRows: Int
+            /// How long the first job of a batch may wait for others.
+            var delay: Duration
+        }
+
+        /// What makes a job joinable with others: jobs join when their keys are equal, and a
+        /// batch holds at most ``Batching/maxRows`` rows.
+        struct BatchSlot: Sendable {
+            /// Equal for jobs whose tensors agree in everything but the first dimension.
+            var key: BatchKey
+            /// The job's first dimension.
+            var rows: Int
+        }
+
+        /// One job of a batch handed to a thread.
+        struct Member {
+            var ticket: Ticket
+            var job: Job
+            var deadline: Instant
         }
 
         /// Why a job was not taken.
@@ -62,6 +94,12 @@ extension ServingVersion {
         enum WorkerAction {
             /// Call the plugin for `job`; then report ``finish(worker:now:)``.
             case run(Ticket, Job, deadline: Instant)
+            /// Call the plugin once for these jobs, joined in this order; then report
+            /// ``finish(worker:now:)``. `deadline` is the latest of theirs.
+            case runBatch([Member], deadline: Instant)
+            /// A batch is forming: wait until `until`, or until woken because it filled, then ask
+            /// again.
+            case waitForBatch(until: Instant)
             /// Nothing to do: wait to be woken.
             case park
             /// Nothing to do yet, and the thread may not park: it stays free (so a new job goes
@@ -74,8 +112,12 @@ extension ServingVersion {
         }
 
         enum FinishAction {
-            /// Answer the job with the call's result.
-            case deliver(Job)
+            /// Answer the job with the call's result, or schedule it again
+            /// (``scheduleRetry(_:ticket:deadline:at:now:)``).
+            case deliver(Job, Ticket, deadline: Instant)
+            /// Answer each job still waiting with its slice of the batch's result; `nil` marks a
+            /// member answered while the call ran (deadline or cancellation).
+            case deliverBatch([Job?])
             /// The job was already answered (deadline or cancellation): drop the result. `overrun`
             /// is how far past its deadline the call ran, when the deadline answered it.
             case discard(overrun: Duration?)
@@ -84,7 +126,8 @@ extension ServingVersion {
         enum CancelAction {
             /// Nothing to do: the job was already answered.
             case none
-            /// The job was waiting; it is removed. Answer it.
+            /// The job was waiting — in the queue, for a retry, or in a batch whose call goes on
+            /// for others — and is removed. Answer it.
             case removedFromQueue(Job)
             /// The job was running on `worker`; raise that thread's cancellation flag and answer
             /// the job. The thread and slot stay held until the plugin returns.
@@ -97,6 +140,11 @@ extension ServingVersion {
             var timedOut: [Job] = []
             /// Threads running a call whose deadline has passed: raise their cancellation flags.
             var overdueWorkers: [Int] = []
+            /// Retries whose backoff ended and whose caller's policy refused them at the last
+            /// moment: answer them with the error that made them retry.
+            var retriesRefused: [Job] = []
+            /// Parked threads to wake for retries that went back into the queue.
+            var wake: [Int] = []
             /// When to check again; `nil` once the version is retired.
             var nextCheck: Instant?
         }
@@ -119,6 +167,16 @@ extension ServingVersion {
             var ticket: Ticket
             var deadline: Instant
             var job: Job
+            var submitted: Instant
+            var batch: BatchSlot?
+        }
+
+        /// A job waiting for its retry's backoff to end.
+        private struct Delayed {
+            var ticket: Ticket
+            var deadline: Instant
+            var job: Job
+            var retryAt: Instant
         }
 
         private struct Running {
@@ -126,8 +184,16 @@ extension ServingVersion {
             var deadline: Instant
             /// `nil` once the job has been answered while its call runs.
             var job: Job?
-            /// Whether the deadline passed while the call ran.
+            /// Whether the deadline passed while the call ran (every member's, for a batch).
             var isOverdue = false
+            /// The other members of a batch, after this one; empty for a single job.
+            var batch: [RunningMember] = []
+        }
+
+        private struct RunningMember {
+            var ticket: Ticket
+            var deadline: Instant
+            var job: Job?
         }
 
         /// Threads by state.
@@ -141,7 +207,7 @@ extension ServingVersion {
             mutating func add(_ worker: Worker, _ delta: Int) {
                 switch worker {
                 case .free: free += delta
-                case .parked: break
+                case .parked, .waitingForBatch: break
                 case .running(let running):
                     self.running += delta
                     if running.isOverdue { overdue += delta }
@@ -156,6 +222,9 @@ extension ServingVersion {
             case free
             /// Waiting to be woken; listed in `parked`.
             case parked
+            /// Waiting, at most until the batch's delay ends, for a batch to fill; it is
+            /// `batchWaiter`.
+            case waitingForBatch
             case running(Running)
             case destroying
             case exited
@@ -164,6 +233,11 @@ extension ServingVersion {
         private(set) var lifecycle: Lifecycle = .loading
         private var limits: Limits?
         private var queue = RingBuffer<Queued>()
+        /// Jobs waiting for a retry, in the order they are due; bounded with the queue.
+        private var delayed: [Delayed] = []
+        /// The thread waiting for a batch to fill, the key it waits on, and the rows queued for
+        /// it so far (a hint: it is woken early when they reach ``Batching/maxRows``).
+        private var batchWaiter: (worker: Int, key: BatchKey, rows: Int)?
         private var workers: [Worker] = [.free]
         /// How many threads are in each state, kept with `workers` by ``setWorker(_:_:)``.
         private var counts = WorkerCounts(free: 1)
@@ -179,8 +253,8 @@ extension ServingVersion {
 
         // MARK: Reading
 
-        /// Jobs waiting for a thread.
-        var queuedCount: Int { queue.count }
+        /// Jobs waiting for a thread, or for a retry.
+        var queuedCount: Int { queue.count + delayed.count }
 
         /// Calls running on the plugin, those past their deadline included.
         var runningCount: Int { counts.running }
@@ -198,7 +272,7 @@ extension ServingVersion {
         /// Whether every thread has ended.
         var isFinished: Bool { counts.exited == workers.count }
 
-        private var isIdle: Bool { queue.isEmpty && counts.running == 0 }
+        private var isIdle: Bool { queue.isEmpty && delayed.isEmpty && counts.running == 0 }
 
         /// Whether the version is draining and has nothing left to do.
         var isDrained: Bool { lifecycle == .draining && isIdle }
@@ -234,18 +308,29 @@ extension ServingVersion {
         // MARK: The request path
 
         /// Takes `job` if the version is ready and has room: a free thread, or a place in the queue.
-        mutating func submit(_ job: Job, deadline: Instant, now: Instant) -> SubmitAction {
+        ///
+        /// - Parameter batch: What makes the job joinable, when the version batches and the job
+        ///   may join others; `nil` runs it alone.
+        mutating func submit(_ job: Job, deadline: Instant, now: Instant, batch: BatchSlot? = nil) -> SubmitAction {
             guard lifecycle == .ready, let limits else { return .refused(.notReady(lifecycle)) }
             guard now < deadline else { return .refused(.deadlinePassed) }
             let freeThreads = workers.count - counts.running
-            guard queue.count < limits.maxQueue + freeThreads else { return .refused(.overloaded) }
+            guard queue.count + delayed.count < limits.maxQueue + freeThreads else { return .refused(.overloaded) }
             let ticket = Ticket(rawValue: nextTicket)
             nextTicket &+= 1
-            queue.append(Queued(ticket: ticket, deadline: deadline, job: job))
-            // A thread that is awake and free takes the job without being woken: wake a parked
-            // one only when the queue holds more jobs than there are such threads.
+            queue.append(Queued(ticket: ticket, deadline: deadline, job: job, submitted: now, batch: batch))
             var wake: Int?
-            if queue.count > counts.free, let worker = parked.popLast() {
+            if let waiter = batchWaiter, let batch, batch.key == waiter.key {
+                // It joins the forming batch: wake its thread only once the batch is full.
+                batchWaiter?.rows += batch.rows
+                if waiter.rows + batch.rows >= limits.batching?.maxRows ?? 1 {
+                    batchWaiter = nil
+                    setWorker(waiter.worker, .free)
+                    wake = waiter.worker
+                }
+            } else if queue.count > counts.free, let worker = parked.popLast() {
+                // A thread that is awake and free takes the job without being woken: wake a
+                // parked one only when the queue holds more jobs than there are such threads.
                 setWorker(worker, .free)
                 wake = worker
             }
@@ -260,16 +345,22 @@ extension ServingVersion {
         /// - Parameter mayPark: Whether the thread parks when there is nothing to do; else it is
         ///   told to ``WorkerAction/poll``.
         mutating func nextAction(worker: Int, now: Instant, mayPark: Bool = true) -> (action: WorkerAction, expired: [Job]) {
+            if batchWaiter?.worker == worker { batchWaiter = nil }
             switch lifecycle {
             case .loading:
                 return (park(worker), [])
             case .ready, .draining:
                 var expired: [Job] = []
-                while let next = queue.popFirst() {
+                while let next = queue.first {
                     if next.deadline <= now {
+                        _ = queue.popFirst()
                         expired.append(next.job)
                         continue
                     }
+                    if let batching = limits?.batching, let slot = next.batch {
+                        return (takeBatch(of: slot, batching: batching, worker: worker, now: now, expired: &expired), expired)
+                    }
+                    _ = queue.popFirst()
                     setWorker(worker, .running(Running(ticket: next.ticket, deadline: next.deadline, job: next.job)))
                     return (.run(next.ticket, next.job, deadline: next.deadline), expired)
                 }
@@ -282,6 +373,49 @@ extension ServingVersion {
                 setWorker(worker, .exited)
                 return (.exit, [])
             }
+        }
+
+        /// The front job can join others: take it and the queued jobs with its key, up to
+        /// `maxRows` rows, once the batch is full, its delay has passed, or the version drains;
+        /// until then one thread waits for it.
+        private mutating func takeBatch(of slot: BatchSlot, batching: Batching, worker: Int, now: Instant, expired: inout [Job]) -> WorkerAction {
+            let front = queue.first!
+            var rows = 0
+            queue.forEach { queued in
+                if let other = queued.batch, other.key == slot.key, queued.deadline > now { rows += other.rows }
+            }
+            let isDue = rows >= batching.maxRows || front.submitted.advanced(by: batching.delay) <= now || lifecycle == .draining
+            if !isDue {
+                guard batchWaiter == nil else { return park(worker) }
+                batchWaiter = (worker, slot.key, rows)
+                setWorker(worker, .waitingForBatch)
+                return .waitForBatch(until: front.submitted.advanced(by: batching.delay))
+            }
+            var taken = 0
+            var members: [Member] = []
+            let joined = queue.removeAll { queued in
+                guard let other = queued.batch, other.key == slot.key else { return false }
+                if queued.deadline <= now { return true }
+                guard taken == 0 || taken + other.rows <= batching.maxRows else { return false }
+                taken += other.rows
+                return true
+            }
+            for queued in joined {
+                if queued.deadline <= now {
+                    expired.append(queued.job)
+                } else {
+                    members.append(Member(ticket: queued.ticket, job: queued.job, deadline: queued.deadline))
+                }
+            }
+            let lead = members[0]
+            if members.count == 1 {
+                setWorker(worker, .running(Running(ticket: lead.ticket, deadline: lead.deadline, job: lead.job)))
+                return .run(lead.ticket, lead.job, deadline: lead.deadline)
+            }
+            let latest = members.map(\.deadline).max()!
+            let rest = members.dropFirst().map { RunningMember(ticket: $0.ticket, deadline: $0.deadline, job: $0.job) }
+            setWorker(worker, .running(Running(ticket: lead.ticket, deadline: lead.deadline, job: lead.job, batch: rest)))
+            return .runBatch(members, deadline: latest)
         }
 
         /// Changes a thread's state, keeping the counts.
@@ -305,22 +439,56 @@ extension ServingVersion {
                 preconditionFailure("worker \(worker) finished a call it was not running")
             }
             setWorker(worker, .free)
-            if let job = running.job {
-                return .deliver(job)
+            if !running.batch.isEmpty {
+                let jobs = [running.job] + running.batch.map(\.job)
+                if jobs.contains(where: { $0 != nil }) { return .deliverBatch(jobs) }
+            } else if let job = running.job {
+                return .deliver(job, running.ticket, deadline: running.deadline)
             }
-            return .discard(overrun: running.isOverdue ? running.deadline.duration(to: now) : nil)
+            let latest = running.batch.reduce(running.deadline) { max($0, $1.deadline) }
+            return .discard(overrun: running.isOverdue ? latest.duration(to: now) : nil)
         }
 
-        /// Removes a job whose caller went away: from the queue, or from its running call.
+        /// Queues `job` again, under its `ticket` and `deadline`, once `retryAt` has come: a
+        /// failed call its caller's retry policy repeats. Until then it keeps its place in the
+        /// bound, can be cancelled, and is answered at its deadline if that comes first.
+        ///
+        /// - Returns: Whether the deadline check must be told, because the retry is due before
+        ///   its next check.
+        mutating func scheduleRetry(_ job: Job, ticket: Ticket, deadline: Instant, at retryAt: Instant, now: Instant) -> Bool {
+            let index = delayed.firstIndex { $0.retryAt > retryAt } ?? delayed.endIndex
+            delayed.insert(Delayed(ticket: ticket, deadline: deadline, job: job, retryAt: retryAt), at: index)
+            let isEarlier = nextCheck.map { retryAt < $0 } ?? true
+            if isEarlier { nextCheck = retryAt }
+            return isEarlier
+        }
+
+        /// Removes a job whose caller went away: from the queue, from its backoff, or from its
+        /// running call.
         mutating func cancel(_ ticket: Ticket) -> CancelAction {
             if let removed = queue.removeAll(where: { $0.ticket == ticket }).first {
                 return .removedFromQueue(removed.job)
             }
+            if let index = delayed.firstIndex(where: { $0.ticket == ticket }) {
+                return .removedFromQueue(delayed.remove(at: index).job)
+            }
             for index in workers.indices {
-                guard case .running(var running) = workers[index], running.ticket == ticket, let job = running.job else { continue }
-                running.job = nil
+                guard case .running(var running) = workers[index] else { continue }
+                let job: Job
+                if running.ticket == ticket, let lead = running.job {
+                    job = lead
+                    running.job = nil
+                } else if let member = running.batch.firstIndex(where: { $0.ticket == ticket }), let found = running.batch[member].job {
+                    job = found
+                    running.batch[member].job = nil
+                } else {
+                    continue
+                }
                 setWorker(index, .running(running))
-                return .cancelledWhileRunning(job, worker: index)
+                // A batch's call goes on for its other members: its flag is raised only when
+                // nobody is left waiting for it.
+                let isAbandoned = running.job == nil && running.batch.allSatisfy { $0.job == nil }
+                return isAbandoned ? .cancelledWhileRunning(job, worker: index) : .removedFromQueue(job)
             }
             return .none
         }
@@ -328,8 +496,10 @@ extension ServingVersion {
         // MARK: Deadlines
 
         /// Answers every job whose deadline is at or before `now`: queued ones are removed, running
-        /// ones are answered and keep their thread. Schedules the next check.
-        mutating func expire(now: Instant) -> Expiry {
+        /// ones are answered and keep their thread. Puts retries whose backoff has ended back at
+        /// the front of the queue — unless `mayRetry` refuses one now, which hands it back to be
+        /// answered. Schedules the next check.
+        mutating func expire(now: Instant, mayRetry: (Job) -> Bool = { _ in true }) -> Expiry {
             var expiry = Expiry()
             guard lifecycle != .retired, lifecycle != .loading else {
                 nextCheck = nil
@@ -337,20 +507,57 @@ extension ServingVersion {
             }
             expiry.timedOut = queue.removeAll { $0.deadline <= now }.map(\.job)
             var earliest: Instant?
-            queue.forEach { queued in
-                if earliest.map({ queued.deadline < $0 }) ?? true { earliest = queued.deadline }
+            func consider(_ instant: Instant) {
+                if earliest.map({ instant < $0 }) ?? true { earliest = instant }
             }
-            for index in workers.indices {
-                guard case .running(var running) = workers[index], let job = running.job else { continue }
-                if running.deadline <= now {
-                    running.job = nil
-                    running.isOverdue = true
-                    setWorker(index, .running(running))
-                    expiry.timedOut.append(job)
-                    expiry.overdueWorkers.append(index)
-                } else if earliest.map({ running.deadline < $0 }) ?? true {
-                    earliest = running.deadline
+            // Due retries, latest first, so that the earliest ends up at the front.
+            var due = 0
+            while due < delayed.count, delayed[due].retryAt <= now { due += 1 }
+            for retry in delayed[..<due].reversed() {
+                if retry.deadline <= now {
+                    expiry.timedOut.append(retry.job)
+                } else if mayRetry(retry.job) {
+                    queue.prepend(Queued(ticket: retry.ticket, deadline: retry.deadline, job: retry.job, submitted: now, batch: nil))
+                } else {
+                    expiry.retriesRefused.append(retry.job)
                 }
+            }
+            delayed.removeFirst(due)
+            while queue.count > counts.free + expiry.wake.count, let worker = parked.popLast() {
+                setWorker(worker, .free)
+                expiry.wake.append(worker)
+            }
+            if let retry = delayed.first { consider(retry.retryAt) }
+            queue.forEach { consider($0.deadline) }
+            for index in workers.indices {
+                guard case .running(var running) = workers[index] else { continue }
+                var answered = false
+                if let job = running.job {
+                    if running.deadline <= now {
+                        running.job = nil
+                        expiry.timedOut.append(job)
+                        answered = true
+                    } else {
+                        consider(running.deadline)
+                    }
+                }
+                for member in running.batch.indices {
+                    guard let job = running.batch[member].job else { continue }
+                    if running.batch[member].deadline <= now {
+                        running.batch[member].job = nil
+                        expiry.timedOut.append(job)
+                        answered = true
+                    } else {
+                        consider(running.batch[member].deadline)
+                    }
+                }
+                // Overdue once nobody waits for the call any more and the last deadline passed.
+                let latest = running.batch.reduce(running.deadline) { max($0, $1.deadline) }
+                if answered, !running.isOverdue, latest <= now, running.job == nil, running.batch.allSatisfy({ $0.job == nil }) {
+                    running.isOverdue = true
+                    expiry.overdueWorkers.append(index)
+                }
+                if answered { setWorker(index, .running(running)) }
             }
             let next = earliest ?? limits.map { now.advanced(by: $0.idleCheckInterval) }
             nextCheck = next
@@ -378,7 +585,13 @@ extension ServingVersion {
             }
             lifecycle = .retired
             nextCheck = nil
-            retirement.abandoned = queue.removeAll { _ in true }.map(\.job)
+            retirement.abandoned = queue.removeAll { _ in true }.map(\.job) + delayed.map(\.job)
+            delayed = []
+            if let waiter = batchWaiter {
+                batchWaiter = nil
+                setWorker(waiter.worker, .parked)
+                parked.append(waiter.worker)
+            }
             for worker in parked {
                 setWorker(worker, .free)
             }
@@ -386,11 +599,10 @@ extension ServingVersion {
             parked = []
             for index in workers.indices {
                 guard case .running(var running) = workers[index] else { continue }
-                if let job = running.job {
-                    retirement.abandoned.append(job)
-                    running.job = nil
-                    setWorker(index, .running(running))
-                }
+                retirement.abandoned += ([running.job] + running.batch.map(\.job)).compactMap { $0 }
+                running.job = nil
+                for member in running.batch.indices { running.batch[member].job = nil }
+                setWorker(index, .running(running))
                 retirement.stillRunningWorkers.append(index)
             }
             retirement.isFinished = isFinished

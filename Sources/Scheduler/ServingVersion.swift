@@ -50,7 +50,16 @@ public final class ServingVersion: Sendable {
         public var stillRunning: Int
     }
 
-    typealias Machine = StateMachine<ContinuousClock.Instant, InferenceJob>
+    typealias Machine = StateMachine<ContinuousClock.Instant, Call>
+
+    /// A job and what its execution has learnt of it so far.
+    struct Call: Sendable {
+        var job: InferenceJob
+        /// Attempts made.
+        var attempts = 0
+        /// The failure that made it retry: its answer if the retry is refused.
+        var lastFailure: ModelHostError?
+    }
 
     /// A waiter for one condition, resumed once: by the event, or by its timer.
     fileprivate struct Waiter {
@@ -77,6 +86,8 @@ public final class ServingVersion: Sendable {
         /// One flag per thread, raised when its call is no longer wanted.
         var flags: [CancellationFlag] = []
         var waiters: [Event: Waiter] = [:]
+        /// The manifest's retry policy; `nil` when it makes one attempt only.
+        var retry: RetryPolicy<SplitMix64>?
     }
 
     /// The model's name.
@@ -87,6 +98,8 @@ public final class ServingVersion: Sendable {
     private let state = Mutex(Locked())
     /// Counts submissions, so a thread that polls before parking sees new work without the lock.
     private let submissions = Atomic<UInt64>(0)
+    /// Whether the version joins requests into batches; set once, when it becomes ready.
+    private let isBatching = Atomic<Bool>(false)
     private let watchdog: DeadlineWatchdog
     private let events: @Sendable (SchedulerEvent) -> Void
 
@@ -118,12 +131,17 @@ public final class ServingVersion: Sendable {
     ///
     /// Never blocks and never runs plugin code: at most it wakes a parked thread.
     public func submit(_ job: InferenceJob) -> Submission {
+        var slot: Machine.BatchSlot?
+        if isBatching.load(ordering: .relaxed), case .tensors(let tensors) = job.inputs, let (key, rows) = BatchKey.of(tensors) {
+            slot = Machine.BatchSlot(key: key, rows: rows)
+        }
         let now = ContinuousClock.now
         let deadline = now.advanced(by: job.timeout)
         let (action, parker) = state.withLock { locked -> (Machine.SubmitAction, DispatchSemaphore?) in
-            let action = locked.machine.submit(job, deadline: deadline, now: now)
-            if case .enqueued(_, let wake?, _) = action { return (action, locked.parkers[wake]) }
-            return (action, nil)
+            let action = locked.machine.submit(Call(job: job), deadline: deadline, now: now, batch: slot)
+            guard case .enqueued(_, let wake, _) = action else { return (action, nil) }
+            locked.retry?.requestArrived()
+            return (action, wake.map { locked.parkers[$0] })
         }
         switch action {
         case .enqueued(let ticket, _, let isEarlierDeadline):
@@ -150,8 +168,8 @@ public final class ServingVersion: Sendable {
         switch action {
         case .none:
             break
-        case .removedFromQueue(let job), .cancelledWhileRunning(let job, _):
-            job.completion(.failure(ModelHostError(.cancelled, "the caller stopped waiting", modelVersion: version)))
+        case .removedFromQueue(let call), .cancelledWhileRunning(let call, _):
+            call.job.completion(.failure(ModelHostError(.cancelled, "the caller stopped waiting", modelVersion: version)))
         }
     }
 
@@ -193,13 +211,17 @@ public final class ServingVersion: Sendable {
     ///
     /// - Returns: When to look at this version again.
     func expireOverdue(now: ContinuousClock.Instant) -> ContinuousClock.Instant? {
-        let (expiry, drained) = state.withLock { locked in
+        let (expiry, parkers, drained) = state.withLock { locked in
             let expiry = locked.machine.expire(now: now)
             for worker in expiry.overdueWorkers { locked.flags[worker].raise() }
-            return (expiry, locked.takeWaiterIfDrained())
+            return (expiry, expiry.wake.map { locked.parkers[$0] }, locked.takeWaiterIfDrained())
         }
-        for job in expiry.timedOut {
-            job.completion(.failure(timeoutError(job)))
+        parkers.forEach { $0.signal() }
+        for call in expiry.timedOut {
+            call.job.completion(.failure(timeoutError(call.job)))
+        }
+        for call in expiry.retriesRefused {
+            call.job.completion(.failure(call.lastFailure ?? timeoutError(call.job)))
         }
         drained?.resume(true)
         return expiry.nextCheck
@@ -254,11 +276,19 @@ public final class ServingVersion: Sendable {
         let limits = loaded.manifest.limits
         let threadCount = max(1, limits.maxConcurrency)
         let waiter = state.withLock { locked -> Waiter? in
+            let batching = limits.batchDelayMilliseconds.flatMap { delay in
+                limits.isBatching ? Machine.Batching(maxRows: limits.maxBatch, delay: .milliseconds(delay)) : nil
+            }
             let machineLimits = Machine.Limits(
                 maxConcurrency: threadCount, maxQueue: limits.maxQueue,
-                idleCheckInterval: .milliseconds(limits.timeoutMilliseconds)
+                idleCheckInterval: .milliseconds(limits.timeoutMilliseconds), batching: batching
             )
             guard locked.machine.becomeReady(limits: machineLimits) else { return nil }
+            let retry = loaded.manifest.retry
+            if retry.maxAttempts > 1 {
+                locked.retry = RetryPolicy(configuration: .init(retry), random: SplitMix64())
+            }
+            isBatching.store(batching != nil, ordering: .relaxed)
             locked.instance = loaded.instance
             locked.parkers = (0..<threadCount).map { _ in DispatchSemaphore(value: 0) }
             locked.flags = (0..<threadCount).map { _ in CancellationFlag() }
@@ -281,8 +311,8 @@ public final class ServingVersion: Sendable {
 
     // MARK: The threads
 
-    /// One thread's loop: take a job, call the plugin, answer; park when there is nothing to do;
-    /// destroy the instance or end when the version retires.
+    /// One thread's loop: take a job (or a batch), call the plugin, answer; park when there is
+    /// nothing to do; destroy the instance or end when the version retires.
     private func work(_ index: Int) {
         let (instance, parker, flag) = state.withLock { ($0.instance!, $0.parkers[index], $0.flags[index]) }
         // After a call, the thread polls briefly before parking: under load the next job comes
@@ -290,40 +320,43 @@ public final class ServingVersion: Sendable {
         var mayPark = false
         // The result of the call just made, reported in the same critical section that takes
         // the next job: one lock per job.
-        var finished: Result<[Tensor], ModelHostError>?
+        var finished: Outcome?
         while true {
+            let now = ContinuousClock.now
             let step = state.withLock { locked -> Step in
                 var step = Step()
-                if finished != nil {
-                    step.finish = locked.machine.finish(worker: index, now: .now)
+                if let outcome = finished {
+                    step.finish = locked.machine.finish(worker: index, now: now)
+                    step.retried = locked.retryIfWanted(&step.finish, outcome: outcome, now: now)
                 }
-                (step.action, step.expired) = locked.machine.nextAction(worker: index, now: .now, mayPark: mayPark)
+                (step.action, step.expired) = locked.machine.nextAction(worker: index, now: now, mayPark: mayPark)
                 switch step.action {
-                case .run: locked.flags[index].lower()
+                case .run, .runBatch: locked.flags[index].lower()
                 case .exit where locked.machine.isFinished: step.finishedWaiter = locked.takeWaiter(.finished)
                 default: break
                 }
                 step.drainedWaiter = locked.takeWaiterIfDrained()
                 return step
             }
-            if let result = finished.take(), let finish = step.finish {
-                switch finish {
-                case .deliver(let job):
-                    job.completion(result)
-                case .discard(let overrun?):
-                    events(SchedulerEvent(model: name, version: version, kind: .callOverranDeadline(overrun: overrun)))
-                case .discard(nil):
-                    break
-                }
+            if let outcome = finished.take(), let finish = step.finish {
+                deliver(finish, outcome: outcome)
             }
-            for job in step.expired {
-                job.completion(.failure(timeoutError(job)))
+            if step.retried { watchdog.wake() }
+            for call in step.expired {
+                call.job.completion(.failure(timeoutError(call.job)))
             }
             step.drainedWaiter?.resume(true)
             step.finishedWaiter?.resume(true)
             switch step.action {
-            case .run(_, let job, let deadline):
-                finished = call(instance, job, deadline: deadline, flag: flag)
+            case .run(_, let call, let deadline):
+                finished = .single(self.call(instance, call.job, deadline: deadline, flag: flag))
+                mayPark = false
+            case .runBatch(let members, let deadline):
+                finished = .batch(callBatch(instance, members.map(\.job.job), deadline: deadline, flag: flag))
+                mayPark = false
+            case .waitForBatch(let until):
+                let wait = now.duration(to: until)
+                _ = parker.wait(timeout: .now() + .nanoseconds(Int(wait.components.seconds * 1_000_000_000 + wait.components.attoseconds / 1_000_000_000)))
                 mayPark = false
             case .poll:
                 let seen = submissions.load(ordering: .relaxed)
@@ -343,13 +376,36 @@ public final class ServingVersion: Sendable {
         }
     }
 
+    /// What a call returned: one result, or one for each member of a batch.
+    fileprivate enum Outcome {
+        case single(Result<[Tensor], ModelHostError>)
+        case batch([Result<[Tensor], ModelHostError>])
+    }
+
     /// What one turn of a thread's loop decided under the lock.
     private struct Step {
         var finish: Machine.FinishAction?
+        var retried = false
         var action = Machine.WorkerAction.park
-        var expired: [InferenceJob] = []
+        var expired: [Call] = []
         var drainedWaiter: Waiter?
         var finishedWaiter: Waiter?
+    }
+
+    /// Answers the jobs of a finished call.
+    private func deliver(_ finish: Machine.FinishAction, outcome: Outcome) {
+        switch (finish, outcome) {
+        case (.deliver(let call, _, _), .single(let result)):
+            call.job.completion(result)
+        case (.deliverBatch(let calls), .batch(let results)):
+            for (call, result) in zip(calls, results) {
+                call?.job.completion(result)
+            }
+        case (.discard(let overrun?), _):
+            events(SchedulerEvent(model: name, version: version, kind: .callOverranDeadline(overrun: overrun)))
+        case (.discard(nil), _), (.deliver, .batch), (.deliverBatch, .single):
+            break
+        }
     }
 
     /// Prepares the job's inputs if they are deferred, then calls the plugin.
@@ -365,6 +421,33 @@ public final class ServingVersion: Sendable {
             }
         }
         return instance.infer(inputs, context: PluginCallContext(deadline: deadline, cancellation: flag))
+    }
+
+    /// Joins the jobs' inputs along their first dimension, calls the plugin once, and gives each
+    /// job its own rows of every output. An error of the call is every job's.
+    private func callBatch(_ instance: PluginInstance, _ jobs: [InferenceJob], deadline: ContinuousClock.Instant, flag: CancellationFlag) -> [Result<[Tensor], ModelHostError>] {
+        let inputs = jobs.map { job -> [Tensor] in
+            if case .tensors(let tensors) = job.inputs { return tensors }
+            return []  // Never: only decoded jobs are batched.
+        }
+        let joined: TensorBatch
+        do {
+            joined = try TensorBatch.join(inputs)
+        } catch {
+            let failure = ModelHostError(.internal, "requests could not be joined into a batch: \(error)", modelVersion: version)
+            return Array(repeating: .failure(failure), count: jobs.count)
+        }
+        switch instance.infer(joined.tensors, context: PluginCallContext(deadline: deadline, cancellation: flag)) {
+        case .failure(let error):
+            return Array(repeating: .failure(error), count: jobs.count)
+        case .success(let outputs):
+            do {
+                return try joined.split(outputs).map { .success($0) }
+            } catch {
+                let failure = ModelHostError(.pluginError, "the plugin's answer to a batch of \(joined.rows.count) requests does not split into them: \(error)", modelVersion: version)
+                return Array(repeating: .failure(failure), count: jobs.count)
+            }
+        }
     }
 
     // MARK: Shutting down
@@ -383,8 +466,8 @@ public final class ServingVersion: Sendable {
             return (retirement, retirement.wake.map { locked.parkers[$0] })
         }
         watchdog.unregister(self)
-        for job in retirement.0.abandoned {
-            job.completion(.failure(ModelHostError(.modelNotReady, "model \"\(name)\" version \(version) shut down before answering the request", modelVersion: version)))
+        for call in retirement.0.abandoned {
+            call.job.completion(.failure(ModelHostError(.modelNotReady, "model \"\(name)\" version \(version) shut down before answering the request", modelVersion: version)))
         }
         retirement.1.forEach { $0.signal() }
         var isDestroyed = retirement.0.isFinished
@@ -502,6 +585,22 @@ extension ServingVersion {
 }
 
 extension ServingVersion.Locked {
+    /// When a single call failed and the version's retry policy wants it tried again, schedules
+    /// the retry in place of delivering the failure.
+    ///
+    /// - Returns: Whether a retry was scheduled before the deadline check's next look, so it
+    ///   must be woken.
+    fileprivate mutating func retryIfWanted(_ finish: inout ServingVersion.Machine.FinishAction?, outcome: ServingVersion.Outcome, now: ContinuousClock.Instant) -> Bool {
+        guard case .deliver(var call, let ticket, let deadline)? = finish, case .single(.failure(let error)) = outcome else { return false }
+        call.attempts += 1
+        guard retry != nil, case .retry(let delay) = retry!.decide(after: error.code, attempts: call.attempts, timeLeft: now.duration(to: deadline)) else {
+            return false
+        }
+        call.lastFailure = error
+        finish = nil
+        return machine.scheduleRetry(call, ticket: ticket, deadline: deadline, at: now.advanced(by: delay), now: now)
+    }
+
     /// Removes and returns the waiter for `event`, cancelling its timer.
     fileprivate mutating func takeWaiter(_ event: ServingVersion.Event) -> ServingVersion.Waiter? {
         let waiter = waiters.removeValue(forKey: event)

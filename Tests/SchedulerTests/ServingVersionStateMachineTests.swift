@@ -1,3 +1,4 @@
+import ModelHostCore
 import ModelHostTestKit
 import Testing
 
@@ -107,7 +108,7 @@ struct ServingVersionStateMachineTests {
             return
         }
         // One call returns: its thread takes the next job, and one place frees up.
-        guard case .deliver("job0") = machine.finish(worker: 0, now: at(3)) else {
+        guard case .deliver("job0", _, _) = machine.finish(worker: 0, now: at(3)) else {
             Issue.record("the result was not delivered")
             return
         }
@@ -352,5 +353,201 @@ struct ServingVersionStateMachineTests {
         machine.destroyed(worker: 1)
         _ = machine.nextAction(worker: 1, now: at(5000))
         #expect(machine.isFinished)
+    }
+
+    // MARK: Retries
+
+    /// Runs `job` on worker 0 of `machine` and finishes it, returning its ticket and deadline.
+    private func runAndFinish(_ machine: inout Machine, _ job: String, deadline: Int, at time: Int) -> (Machine.Ticket, ManualClock.Instant)? {
+        _ = machine.submit(job, deadline: at(deadline), now: at(time))
+        _ = machine.nextAction(worker: 0, now: at(time))
+        guard case .deliver(_, let ticket, let deadline) = machine.finish(worker: 0, now: at(time + 1)) else {
+            Issue.record("\(job) was not delivered")
+            return nil
+        }
+        return (ticket, deadline)
+    }
+
+    @Test func aRetryWaitsForItsBackoffThenGoesToTheFrontOfTheQueue() {
+        var machine = readyMachine(threads: 1, queue: 4)
+        guard let (ticket, deadline) = runAndFinish(&machine, "flaky", deadline: 1000, at: 0) else { return }
+        let isEarlier = machine.scheduleRetry("flaky", ticket: ticket, deadline: deadline, at: at(50), now: at(1))
+        #expect(isEarlier)
+        #expect(machine.nextCheck == at(50))
+        #expect(machine.queuedCount == 1)
+        _ = machine.submit("later", deadline: at(1000), now: at(2))
+        // Before its backoff ends, the thread takes the other job and the retry stays put.
+        #expect(running(machine.nextAction(worker: 0, now: at(3)).action) == "later")
+        _ = machine.finish(worker: 0, now: at(4))
+        guard case .park = machine.nextAction(worker: 0, now: at(5)).action else {
+            Issue.record("a retry ran before its backoff ended")
+            return
+        }
+        #expect(machine.expire(now: at(49)).wake.isEmpty)
+        let expiry = machine.expire(now: at(50))
+        #expect(expiry.wake == [0])
+        #expect(expiry.timedOut.isEmpty)
+        #expect(running(machine.nextAction(worker: 0, now: at(50)).action) == "flaky")
+    }
+
+    @Test func aRetryIsCancelledTimedOutOrRefusedWhileItWaits() {
+        var machine = readyMachine(threads: 1, queue: 4)
+        guard let (first, firstDeadline) = runAndFinish(&machine, "cancelled", deadline: 1000, at: 0) else { return }
+        _ = machine.scheduleRetry("cancelled", ticket: first, deadline: firstDeadline, at: at(100), now: at(1))
+        guard case .removedFromQueue("cancelled") = machine.cancel(first) else {
+            Issue.record("a waiting retry was not cancelled")
+            return
+        }
+        guard let (second, secondDeadline) = runAndFinish(&machine, "expires", deadline: 30, at: 2) else { return }
+        _ = machine.scheduleRetry("expires", ticket: second, deadline: secondDeadline, at: at(40), now: at(3))
+        guard let (third, thirdDeadline) = runAndFinish(&machine, "refused", deadline: 1000, at: 4) else { return }
+        _ = machine.scheduleRetry("refused", ticket: third, deadline: thirdDeadline, at: at(40), now: at(5))
+        #expect(machine.queuedCount == 2)
+        let expiry = machine.expire(now: at(40)) { $0 != "refused" }
+        #expect(expiry.timedOut == ["expires"])
+        #expect(expiry.retriesRefused == ["refused"])
+        #expect(machine.queuedCount == 0)
+    }
+
+    @Test func retriesCountAgainstTheQueueBound() {
+        var machine = readyMachine(threads: 1, queue: 1)
+        guard let (ticket, deadline) = runAndFinish(&machine, "retry", deadline: 1000, at: 0) else { return }
+        _ = machine.scheduleRetry("retry", ticket: ticket, deadline: deadline, at: at(100), now: at(1))
+        _ = machine.submit("a", deadline: at(1000), now: at(2))
+        guard case .refused(.overloaded) = machine.submit("b", deadline: at(1000), now: at(2)) else {
+            Issue.record("a waiting retry did not count against the bound")
+            return
+        }
+    }
+
+    @Test func retiringAnswersWaitingRetries() {
+        var machine = readyMachine(threads: 1, queue: 2)
+        guard let (ticket, deadline) = runAndFinish(&machine, "retry", deadline: 1000, at: 0) else { return }
+        _ = machine.scheduleRetry("retry", ticket: ticket, deadline: deadline, at: at(100), now: at(1))
+        let isDrained = machine.beginDraining()
+        #expect(!isDrained)
+        let retirement = machine.retire()
+        #expect(retirement.abandoned == ["retry"])
+    }
+
+    // MARK: Batching
+
+    private static let batching = Machine.Batching(maxRows: 4, delay: .milliseconds(10))
+
+    /// A ready batching machine with `threads` parked threads.
+    private func batchingMachine(threads: Int = 1, queue: Int = 8) -> Machine {
+        var machine = Machine()
+        _ = machine.becomeReady(limits: .init(maxConcurrency: threads, maxQueue: queue, idleCheckInterval: .seconds(1), batching: Self.batching))
+        for worker in 0..<threads { _ = machine.nextAction(worker: worker, now: at(0)) }
+        return machine
+    }
+
+    /// The batch slot of a request whose one FP32 input has `rows` rows of `width` values.
+    private func slot(rows: Int, width: Int = 2) -> Machine.BatchSlot {
+        let tensor = try! Tensor(name: "x", datatype: .fp32, shape: [rows, width], data: Array(repeating: 0, count: rows * width * 4))
+        let (key, rows) = BatchKey.of([tensor])!
+        return Machine.BatchSlot(key: key, rows: rows)
+    }
+
+    private func batch(_ action: Machine.WorkerAction) -> [String]? {
+        switch action {
+        case .runBatch(let members, _): members.map(\.job)
+        case .run(_, let job, _): [job]
+        default: nil
+        }
+    }
+
+    @Test func aBatchFormsForItsDelayThenRunsAsOneCall() {
+        var machine = batchingMachine()
+        guard case .enqueued(_, wake: 0, _) = machine.submit("a", deadline: at(1000), now: at(0), batch: slot(rows: 1)) else {
+            Issue.record("the parked thread was not woken")
+            return
+        }
+        guard case .waitForBatch(until: at(10)) = machine.nextAction(worker: 0, now: at(1)).action else {
+            Issue.record("the thread did not wait for the batch")
+            return
+        }
+        // A join that leaves the batch short of full does not wake the waiting thread.
+        guard case .enqueued(_, wake: nil, _) = machine.submit("b", deadline: at(1000), now: at(2), batch: slot(rows: 2)) else {
+            Issue.record("the waiting thread was woken before the batch filled")
+            return
+        }
+        #expect(batch(machine.nextAction(worker: 0, now: at(10)).action) == ["a", "b"])
+        guard case .deliverBatch(let jobs) = machine.finish(worker: 0, now: at(11)) else {
+            Issue.record("the batch was not delivered")
+            return
+        }
+        #expect(jobs == ["a", "b"])
+    }
+
+    @Test func aFullBatchWakesItsThreadAndRunsAtOnceWithinMaxRows() {
+        var machine = batchingMachine()
+        _ = machine.submit("a", deadline: at(1000), now: at(0), batch: slot(rows: 2))
+        _ = machine.nextAction(worker: 0, now: at(0))
+        guard case .enqueued(_, wake: 0, _) = machine.submit("b", deadline: at(1000), now: at(1), batch: slot(rows: 2)) else {
+            Issue.record("a full batch did not wake its thread")
+            return
+        }
+        _ = machine.submit("c", deadline: at(1000), now: at(1), batch: slot(rows: 1))
+        // Four rows are the most one call takes; the fifth waits for the next.
+        #expect(batch(machine.nextAction(worker: 0, now: at(1)).action) == ["a", "b"])
+        #expect(machine.queuedCount == 1)
+    }
+
+    @Test func requestsOfDifferentShapesAreNotJoined() {
+        var machine = batchingMachine()
+        _ = machine.submit("wide", deadline: at(1000), now: at(0), batch: slot(rows: 1, width: 3))
+        _ = machine.submit("narrow", deadline: at(1000), now: at(0), batch: slot(rows: 1, width: 2))
+        _ = machine.submit("alone", deadline: at(1000), now: at(0))
+        _ = machine.submit("wide2", deadline: at(1000), now: at(0), batch: slot(rows: 1, width: 3))
+        #expect(batch(machine.nextAction(worker: 0, now: at(20)).action) == ["wide", "wide2"])
+        _ = machine.finish(worker: 0, now: at(21))
+        #expect(batch(machine.nextAction(worker: 0, now: at(21)).action) == ["narrow"])
+        _ = machine.finish(worker: 0, now: at(22))
+        #expect(batch(machine.nextAction(worker: 0, now: at(22)).action) == ["alone"])
+    }
+
+    @Test func anExpiredMemberIsDroppedBeforeTheCall() {
+        var machine = batchingMachine()
+        _ = machine.submit("a", deadline: at(1000), now: at(0), batch: slot(rows: 1))
+        _ = machine.submit("late", deadline: at(5), now: at(0), batch: slot(rows: 1))
+        _ = machine.submit("b", deadline: at(1000), now: at(0), batch: slot(rows: 1))
+        let (action, expired) = machine.nextAction(worker: 0, now: at(10))
+        #expect(batch(action) == ["a", "b"])
+        #expect(expired == ["late"])
+    }
+
+    @Test func aMemberCancelledOrTimedOutWhileTheBatchRunsLeavesTheCallToTheOthers() {
+        var machine = batchingMachine()
+        _ = machine.submit("a", deadline: at(1000), now: at(0), batch: slot(rows: 1))
+        guard case .enqueued(let quitter, _, _) = machine.submit("quits", deadline: at(1000), now: at(0), batch: slot(rows: 1)) else { return }
+        _ = machine.submit("short", deadline: at(50), now: at(0), batch: slot(rows: 1))
+        #expect(batch(machine.nextAction(worker: 0, now: at(10)).action) == ["a", "quits", "short"])
+        // The call goes on for the others: no flag is raised.
+        guard case .removedFromQueue("quits") = machine.cancel(quitter) else {
+            Issue.record("a cancelled batch member was not answered apart")
+            return
+        }
+        let expiry = machine.expire(now: at(50))
+        #expect(expiry.timedOut == ["short"])
+        #expect(expiry.overdueWorkers.isEmpty)
+        guard case .deliverBatch(let jobs) = machine.finish(worker: 0, now: at(60)) else {
+            Issue.record("the batch was not delivered")
+            return
+        }
+        #expect(jobs == ["a", nil, nil])
+    }
+
+    @Test func aBatchWhoseEveryMemberPassedItsDeadlineIsOverdue() {
+        var machine = batchingMachine()
+        _ = machine.submit("a", deadline: at(30), now: at(0), batch: slot(rows: 1))
+        _ = machine.submit("b", deadline: at(40), now: at(0), batch: slot(rows: 1))
+        _ = machine.nextAction(worker: 0, now: at(10))
+        #expect(machine.expire(now: at(30)).overdueWorkers.isEmpty)
+        #expect(machine.expire(now: at(40)).overdueWorkers == [0])
+        guard case .discard(overrun: .milliseconds(5)?) = machine.finish(worker: 0, now: at(45)) else {
+            Issue.record("an abandoned batch's overrun was not reported")
+            return
+        }
     }
 }
