@@ -31,6 +31,7 @@ let package = Package(
         .target(name: "Scheduler", dependencies: ["ModelHostCore", "ModelManifest", "PluginLoader"]),
         .target(name: "ModelRegistry", dependencies: ["ModelHostCore", "ModelManifest", "PluginLoader", "Scheduler"]),
         .target(name: "Gatekeeper", dependencies: ["ModelHostCore", "ModelManifest"]),
+        .target(name: "CircuitBreaker", dependencies: ["ModelHostCore", "ModelManifest"]),
 
         // MARK: The HTTP edge and the command line.
         .target(
@@ -66,6 +67,7 @@ let package = Package(
         .testTarget(name: "ModelHostCoreTests", dependencies: ["ModelHostCore"]),
         .testTarget(name: "ModelManifestTests", dependencies: ["ModelManifest"]),
         .testTarget(name: "GatekeeperTests", dependencies: ["Gatekeeper", "ModelManifest", "ModelHostCore", "ModelHostTestKit"]),
+        .testTarget(name: "CircuitBreakerTests", dependencies: ["CircuitBreaker", "ModelManifest", "ModelHostCore", "ModelHostTestKit"]),
         .testTarget(name: "PluginKitTests", dependencies: ["PluginKit", "CModelHostPlugin"]),
         .testTarget(name: "PluginLoaderTests", dependencies: ["PluginLoader", "ModelHostCore", "ModelManifest", "ModelHostTestKit"]),
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "PluginLoader", "ModelManifest", "ModelHostCore", "ModelHostTestKit"]),

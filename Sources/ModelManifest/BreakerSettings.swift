@@ -16,13 +16,20 @@ public struct BreakerSettings: Sendable, Hashable, Decodable {
     public var openDurationMilliseconds: Int = 30_000
     /// Probe calls allowed while half-open. Default 3.
     public var halfOpenProbes: Int = 3
+    /// Failures in a row that open the breaker, however few calls the window holds. Default 5.
+    public var consecutiveFailures: Int = 5
+    /// What each reopen without a close in between multiplies the open duration by; 1 keeps it
+    /// constant. Default 2.
+    public var openDurationMultiplier: Double = 2
+    /// The longest the open duration grows to, in milliseconds (>= `openDurationMs`). Default 300000.
+    public var maxOpenDurationMilliseconds: Int = 300_000
 
     /// Creates settings with every field at its default.
     public init() {}
 
     private enum CodingKeys: String, CodingKey, CaseIterable {
         case failureRateThreshold, slowCallRateThreshold, slowCallDurationMs, minimumCalls, windowSize
-        case openDurationMs, halfOpenProbes
+        case openDurationMs, halfOpenProbes, consecutiveFailures, openDurationMultiplier, maxOpenDurationMs
     }
 
     public init(from decoder: any Decoder) throws {
@@ -35,8 +42,14 @@ public struct BreakerSettings: Sendable, Hashable, Decodable {
         windowSize = try container.decode(.windowSize, default: defaults.windowSize, in: 1...100_000)
         openDurationMilliseconds = try container.decode(.openDurationMs, default: defaults.openDurationMilliseconds, in: 1...86_400_000)
         halfOpenProbes = try container.decode(.halfOpenProbes, default: defaults.halfOpenProbes, in: 1...1000)
+        consecutiveFailures = try container.decode(.consecutiveFailures, default: defaults.consecutiveFailures, in: 1...100_000)
+        openDurationMultiplier = try container.decode(.openDurationMultiplier, default: defaults.openDurationMultiplier, in: 1...100)
+        maxOpenDurationMilliseconds = try container.decode(.maxOpenDurationMs, default: defaults.maxOpenDurationMilliseconds, in: 1...86_400_000)
         guard minimumCalls <= windowSize else {
             throw container.invalid(.minimumCalls, "must be <= windowSize (\(windowSize))")
+        }
+        guard openDurationMilliseconds <= maxOpenDurationMilliseconds else {
+            throw container.invalid(.maxOpenDurationMs, "must be >= openDurationMs (\(openDurationMilliseconds))")
         }
     }
 }

@@ -155,6 +155,33 @@ struct ManifestErrorTests {
             $0["breaker"] = ["failureRateThreshold": 1.5]
         },
         BadManifest("halfOpenProbes 0", path: "breaker.halfOpenProbes", message: "between 1") { $0["breaker"] = ["halfOpenProbes": 0] },
+        BadManifest("consecutiveFailures 0", path: "breaker.consecutiveFailures", message: "between 1 and 100000") {
+            $0["breaker"] = ["consecutiveFailures": 0]
+        },
+        BadManifest("consecutiveFailures above 100000", path: "breaker.consecutiveFailures", message: "between 1 and 100000") {
+            $0["breaker"] = ["consecutiveFailures": 100_001]
+        },
+        BadManifest("openDurationMultiplier below 1", path: "breaker.openDurationMultiplier", message: "between 1") {
+            $0["breaker"] = ["openDurationMultiplier": 0.5]
+        },
+        BadManifest("openDurationMultiplier above 100", path: "breaker.openDurationMultiplier", message: "between 1") {
+            $0["breaker"] = ["openDurationMultiplier": 101]
+        },
+        BadManifest("openDurationMultiplier is a string", path: "breaker.openDurationMultiplier", message: "must be a number") {
+            $0["breaker"] = ["openDurationMultiplier": "double"]
+        },
+        BadManifest("maxOpenDurationMs 0", path: "breaker.maxOpenDurationMs", message: "between 1 and 86400000") {
+            $0["breaker"] = ["maxOpenDurationMs": 0]
+        },
+        BadManifest("maxOpenDurationMs above a day", path: "breaker.maxOpenDurationMs", message: "between 1 and 86400000") {
+            $0["breaker"] = ["maxOpenDurationMs": 86_400_001]
+        },
+        BadManifest("breaker maxOpenDurationMs below openDurationMs", path: "breaker.maxOpenDurationMs", message: "must be >= openDurationMs (2000)") {
+            $0["breaker"] = ["openDurationMs": 2000, "maxOpenDurationMs": 1999]
+        },
+        BadManifest("breaker openDurationMs above the default maxOpenDurationMs", path: "breaker.maxOpenDurationMs", message: "must be >= openDurationMs (300001)") {
+            $0["breaker"] = ["openDurationMs": 300_001]
+        },
         BadManifest("retry maxAttempts 11", path: "retry.maxAttempts", message: "between 1 and 10") { $0["retry"] = ["maxAttempts": 11] },
         BadManifest("retry base above cap", path: "retry.baseDelayMs", message: "must be <= maxDelayMs (500)") { $0["retry"] = ["baseDelayMs": 501] },
         BadManifest("retry budget above 100", path: "retry.budgetPercent", message: "between 0") { $0["retry"] = ["budgetPercent": 101] },

@@ -134,6 +134,9 @@ struct ManifestTests {
         #expect(manifest.breaker.windowSize == 50)
         #expect(manifest.breaker.openDurationMilliseconds == 30_000)
         #expect(manifest.breaker.halfOpenProbes == 3)
+        #expect(manifest.breaker.consecutiveFailures == 5)
+        #expect(manifest.breaker.openDurationMultiplier == 2)
+        #expect(manifest.breaker.maxOpenDurationMilliseconds == 300_000)
 
         #expect(manifest.retry == RetrySettings())
         #expect(manifest.retry.maxAttempts == 2)
@@ -156,6 +159,19 @@ struct ManifestTests {
         var retry = RetrySettings()
         retry.maxAttempts = 5
         #expect(manifest.retry == retry)
+    }
+
+    @Test("the breaker's consecutive-failure and open-duration growth keys are read")
+    func breakerGrowthKeys() throws {
+        var object = ManifestFixture.minimal
+        object["breaker"] = ["consecutiveFailures": 3, "openDurationMultiplier": 1.5, "openDurationMs": 1000, "maxOpenDurationMs": 60_000]
+        let manifest = try ManifestFixture.parse(object)
+        var breaker = BreakerSettings()
+        breaker.consecutiveFailures = 3
+        breaker.openDurationMultiplier = 1.5
+        breaker.openDurationMilliseconds = 1000
+        breaker.maxOpenDurationMilliseconds = 60_000
+        #expect(manifest.breaker == breaker)
     }
 
     @Test("config keeps any JSON object exactly")
