@@ -28,7 +28,7 @@ let package = Package(
             dependencies: ["CModelHostPlugin", "ModelHostCore", "ModelManifest"],
             linkerSettings: [.linkedLibrary("dl")]
         ),
-        .target(name: "Scheduler", dependencies: ["ModelHostCore", "ModelManifest", "PluginLoader"]),
+        .target(name: "Scheduler", dependencies: ["ModelHostCore", "ModelManifest", "PluginLoader", "CircuitBreaker"]),
         .target(name: "ModelRegistry", dependencies: ["ModelHostCore", "ModelManifest", "PluginLoader", "Scheduler"]),
         .target(name: "Gatekeeper", dependencies: ["ModelHostCore", "ModelManifest"]),
         .target(name: "CircuitBreaker", dependencies: ["ModelHostCore", "ModelManifest"]),
@@ -37,7 +37,7 @@ let package = Package(
         .target(
             name: "ModelHostHTTP",
             dependencies: [
-                "ModelHostCore", "ModelManifest", "ModelRegistry", "PluginLoader", "Scheduler", "Gatekeeper",
+                "ModelHostCore", "ModelManifest", "ModelRegistry", "PluginLoader", "Scheduler", "Gatekeeper", "CircuitBreaker",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -47,7 +47,7 @@ let package = Package(
         .executableTarget(
             name: "modelhost",
             dependencies: [
-                "ModelHostCore", "ModelManifest", "PluginLoader", "Scheduler", "ModelRegistry", "Gatekeeper", "ModelHostHTTP",
+                "ModelHostCore", "ModelManifest", "PluginLoader", "Scheduler", "ModelRegistry", "Gatekeeper", "ModelHostHTTP", "CircuitBreaker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -75,7 +75,7 @@ let package = Package(
         .testTarget(
             name: "ModelHostHTTPTests",
             dependencies: [
-                "ModelHostHTTP", "ModelRegistry", "Scheduler", "ModelHostCore", "ModelManifest", "ModelHostTestKit", "Gatekeeper",
+                "ModelHostHTTP", "ModelRegistry", "Scheduler", "ModelHostCore", "ModelManifest", "ModelHostTestKit", "Gatekeeper", "CircuitBreaker",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

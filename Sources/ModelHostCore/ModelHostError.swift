@@ -60,12 +60,16 @@ public struct ModelHostError: Error, Sendable, Hashable, CustomStringConvertible
     public var message: String
     /// The model version involved, when one was chosen before the failure.
     public var modelVersion: String?
+    /// When the caller may try again, when the server knows (a version's open circuit breaker);
+    /// sent as `Retry-After`.
+    public var retryAfter: Duration?
 
     /// Creates an error.
-    public init(_ code: Code, _ message: String, modelVersion: String? = nil) {
+    public init(_ code: Code, _ message: String, modelVersion: String? = nil, retryAfter: Duration? = nil) {
         self.code = code
         self.message = message
         self.modelVersion = modelVersion
+        self.retryAfter = retryAfter
     }
 
     public var description: String { "\(code): \(message)" }

@@ -34,7 +34,11 @@ extension HTTPResponse {
         writer.string(error.code.rawValue)
         writer.endObject()
         self = .json(error.code.httpStatus, writer.bytes, modelVersion: error.modelVersion)
-        if error.code.httpStatus == .serviceUnavailable || error.code == .rateLimited {
+        if let retryAfter = error.retryAfter {
+            // Whole seconds, rounded up: a caller that waits that long finds the breaker probing.
+            let seconds = retryAfter.components.seconds + (retryAfter.components.attoseconds > 0 ? 1 : 0)
+            headers.add(name: "Retry-After", value: String(max(1, seconds)))
+        } else if error.code.httpStatus == .serviceUnavailable || error.code == .rateLimited {
             headers.add(name: "Retry-After", value: "1")
         }
     }

@@ -45,6 +45,10 @@ extension ModelHostService {
     ///
     /// - Returns: The submitted call, or `nil` when `completion` has already been called.
     func respond(to request: AdmittedRequest, body: ByteBuffer, completion: @escaping @Sendable (HTTPResponse) -> Void) -> PendingCall? {
+        if case .breaker = request.route {
+            overrideBreaker(request, body: body, completion: completion)
+            return nil
+        }
         let manifestTimeout = Duration.milliseconds(request.resolution.manifest.limits.timeoutMilliseconds)
         var timeout = min(manifestTimeout, request.callerTimeout ?? manifestTimeout)
         let job: InferenceJob

@@ -1,3 +1,4 @@
+import CircuitBreaker
 import ModelHostCore
 import ModelManifest
 import ModelRegistry
@@ -91,9 +92,13 @@ extension ModelHostService {
                 writer.key("version")
                 writer.string(record.version)
                 writer.key("state")
-                writer.string(record.isReady ? "READY" : record.isLoading ? "LOADING" : "UNAVAILABLE")
+                writer.string(Self.state(of: record))
                 writer.key("active")
                 writer.bool(record.version == active)
+                if let serving = record.serving {
+                    writer.key("breaker")
+                    writer.string(serving.breakerSnapshot.phase.rawValue)
+                }
                 if let failure = record.failure {
                     writer.key("reason")
                     writer.string("\(failure.code): \(failure.message)")

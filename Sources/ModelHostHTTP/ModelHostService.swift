@@ -1,3 +1,4 @@
+import CircuitBreaker
 import Gatekeeper
 import Logging
 import ModelHostCore
@@ -46,6 +47,8 @@ public final class ModelHostService: Sendable {
     public static let requestIDHeader = "X-Request-ID"
 
     let registry: ModelRegistry
+    /// Where operators' breaker overrides go; `nil` sets them on the version directly.
+    let breakers: BreakerRegistry?
     /// The admission decision, bound once to the `RequestAdmitting` given to `init`: calling it costs
     /// no existential copy per request.
     private let admit: (@Sendable (AdmissionRequest, inout CredentialMemo) -> AdmissionDecision)?
@@ -59,16 +62,20 @@ public final class ModelHostService: Sendable {
     ///   - registry: The models to serve.
     ///   - admission: Who decides whether a request may proceed (normally a ``Gatekeeper/Gatekeeper``);
     ///     `nil` admits everything.
+    ///   - breakers: Where operators' breaker overrides go, so that they are remembered; `nil`
+    ///     sets them on the version alone.
     ///   - configuration: What the server reports about itself.
     ///   - logger: Where refusals and plugin failures are logged, by key id, model, version and
     ///     request id, never with request content.
     public init(
         registry: ModelRegistry,
         admission: (any RequestAdmitting)? = nil,
+        breakers: BreakerRegistry? = nil,
         configuration: Configuration = .init(),
         logger: Logger = Logger(label: "modelhost.http")
     ) {
         self.registry = registry
+        self.breakers = breakers
         if let admission {
             self.admit = { (request: AdmissionRequest, memo: inout CredentialMemo) -> AdmissionDecision in
                 admission.admit(request, memo: &memo)
@@ -120,7 +127,7 @@ public final class ModelHostService: Sendable {
         }
         // Resolved once: the version found here is the one admitted, decoded for and called.
         var resolution: Result<ModelRegistry.Resolution, ModelHostError>?
-        if case .inference(let name, let version) = route.target {
+        if let (name, version) = route.resolvedVersion {
             resolution = Result { () throws(ModelHostError) in try registry.resolve(name, version: version) }
         }
         var admittedHeaders: [(name: String, value: String)] = []
@@ -144,6 +151,10 @@ public final class ModelHostService: Sendable {
         }
         do throws(ModelHostError) {
             let resolved = try resolution.get()
+            // A version whose breaker is open is not even sent the body.
+            if case .inference = route.target, let refusal = resolved.serving.breakerRefusal() {
+                throw refusal
+            }
             var callerTimeout: Duration?
             if let field = head.headers.first(name: Self.timeoutHeader) {
                 guard let milliseconds = Int(field), milliseconds > 0 else {
@@ -188,7 +199,7 @@ public final class ModelHostService: Sendable {
             authorization: head.headers.first(name: "Authorization")
         )
         var modelLimit: RateLimit?
-        if case .success(let resolved)? = resolution {
+        if access == .inference, case .success(let resolved)? = resolution {
             modelLimit = memo.modelLimit(of: resolved.record)
         }
         return AdmissionRequest(access: access, model: model, modelLimit: modelLimit, credential: credential, clientAddress: clientAddress)
@@ -211,7 +222,9 @@ public final class ModelHostService: Sendable {
                 return try modelReady(name: name, version: version)
             case .repositoryIndex:
                 return .json(.ok, repositoryIndex())
-            case .infer, .predict, .methodNotAllowed, .notFound:
+            case .health:
+                return .json(.ok, health())
+            case .infer, .predict, .breaker, .methodNotAllowed, .notFound:
                 throw ModelHostError(.internal, "\(method) \(path) was routed to the wrong handler")
             }
         } catch {

@@ -10,6 +10,10 @@ enum Route: Equatable, Sendable {
     case infer(name: String, version: String?)
     case repositoryIndex
     case predict(name: String)
+    /// Every model version with its state, its breaker and its load.
+    case health
+    /// An operator's override of a model version's circuit breaker.
+    case breaker(name: String, version: String)
     /// The path is known but not for this method; carries the allowed methods.
     case methodNotAllowed(allowed: [HTTPMethod])
     case notFound
@@ -36,8 +40,20 @@ enum Route: Equatable, Sendable {
         case .modelMetadata(let name, _), .modelReady(let name, _): .metadata(model: name)
         case .infer(let name, let version): .inference(model: name, version: version)
         case .predict(let name): .inference(model: name, version: nil)
-        case .repositoryIndex: .admin
+        case .health: .metadata(model: nil)
+        case .repositoryIndex, .breaker: .admin
         case .methodNotAllowed, .notFound: .none
+        }
+    }
+
+    /// The model version the route acts on, resolved once from its head; `nil` for routes that
+    /// name none, or only read about models.
+    var resolvedVersion: (model: String, version: String?)? {
+        switch self {
+        case .infer(let name, let version): (name, version)
+        case .predict(let name): (name, nil)
+        case .breaker(let name, let version): (name, version)
+        default: nil
         }
     }
 
@@ -63,6 +79,14 @@ enum Route: Equatable, Sendable {
         guard count > 0 else { return (nil, .GET) }
         if isSegment(0, "predict") {
             return count == 2 ? (.predict(name: text(1)), .POST) : (nil, .GET)
+        }
+        if isSegment(0, "health") {
+            return count == 1 ? (.health, .GET) : (nil, .GET)
+        }
+        if isSegment(0, "admin") {
+            // admin/models/{m}/versions/{v}/breaker
+            guard count == 6, isSegment(1, "models"), isSegment(3, "versions"), isSegment(5, "breaker") else { return (nil, .GET) }
+            return (.breaker(name: text(2), version: text(4)), .POST)
         }
         guard isSegment(0, "v2") else { return (nil, .GET) }
         if count == 1 { return (.serverMetadata, .GET) }

@@ -1,3 +1,4 @@
+import CircuitBreaker
 import Foundation
 import ModelHostCore
 import ModelManifest
@@ -40,6 +41,7 @@ public actor Scheduler {
 
     private let configuration: Configuration
     private let events: @Sendable (SchedulerEvent) -> Void
+    private let breakers: BreakerRegistry?
     private let loader = PluginLoader()
     private let watchdog = DeadlineWatchdog()
     private var versions: [ObjectIdentifier: ServingVersion] = [:]
@@ -49,9 +51,15 @@ public actor Scheduler {
     ///
     /// - Parameters:
     ///   - configuration: How versions are loaded.
+    ///   - breakers: Where each ready version's circuit breaker is registered, for operator
+    ///     overrides and transition events; `nil` keeps the breakers to their versions.
     ///   - events: Receives what happens to versions, for the log; called on any thread.
-    public init(configuration: Configuration = .init(), events: @escaping @Sendable (SchedulerEvent) -> Void = { _ in }) {
+    public init(
+        configuration: Configuration = .init(), breakers: BreakerRegistry? = nil,
+        events: @escaping @Sendable (SchedulerEvent) -> Void = { _ in }
+    ) {
         self.configuration = configuration
+        self.breakers = breakers
         self.events = events
     }
 
@@ -67,7 +75,9 @@ public actor Scheduler {
             return .failure(BundleError(.loadFailed, bundle: directory, "the server is shutting down"))
         }
         let timeout = loadTimeout(forBundleAt: directory)
-        let serving = ServingVersion(name: name, version: version, watchdog: watchdog, events: events)
+        var breakerEvents: @Sendable (BreakerTransition) -> Void = { _ in }
+        if let breakers { breakerEvents = breakers.eventSink(model: name, version: version) }
+        let serving = ServingVersion(name: name, version: version, watchdog: watchdog, events: events, breakerEvents: breakerEvents)
         let loaded: PluginLoader.LoadedBundle
         switch await serving.load(bundleAt: directory, timeout: timeout, loader: loader) {
         case .success(let bundle): loaded = bundle
@@ -75,10 +85,11 @@ public actor Scheduler {
         }
         guard case .running = state else {
             // Shut down while this loaded: it never serves.
-            _ = await serving.shutdown(deadline: .now)
+            _ = await serving.shutdown(deadline: ContinuousClock.now)
             return .failure(BundleError(.loadFailed, bundle: directory, "the server is shutting down"))
         }
         versions[ObjectIdentifier(serving)] = serving
+        await breakers?.register(serving, model: name, version: version)
         return .success(LoadedVersion(serving: serving, directory: loaded.directory, manifest: loaded.manifest, validator: loaded.validator))
     }
 
@@ -86,7 +97,8 @@ public actor Scheduler {
     /// instance is destroyed on its own thread and its threads end.
     public func shutDown(_ version: ServingVersion, gracePeriod: Duration) async -> ServingVersion.ShutdownReport {
         versions[ObjectIdentifier(version)] = nil
-        return await version.shutdown(deadline: .now.advanced(by: gracePeriod))
+        await breakers?.unregister(model: version.name, version: version.version)
+        return await version.shutdown(deadline: ContinuousClock.now.advanced(by: gracePeriod))
     }
 
     /// Shuts every version down at once, each as ``shutDown(_:gracePeriod:)`` does, then ends the

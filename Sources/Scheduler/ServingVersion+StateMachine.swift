@@ -136,8 +136,10 @@ extension ServingVersion {
 
         /// The outcome of a deadline check.
         struct Expiry {
-            /// Jobs whose deadline has passed, to answer with a timeout.
+            /// Jobs whose deadline passed while they waited, to answer with a timeout.
             var timedOut: [Job] = []
+            /// Jobs whose deadline passed while their call ran, to answer with a timeout.
+            var timedOutRunning: [Job] = []
             /// Threads running a call whose deadline has passed: raise their cancellation flags.
             var overdueWorkers: [Int] = []
             /// Retries whose backoff ended and whose caller's policy refused them at the last
@@ -535,7 +537,7 @@ extension ServingVersion {
                 if let job = running.job {
                     if running.deadline <= now {
                         running.job = nil
-                        expiry.timedOut.append(job)
+                        expiry.timedOutRunning.append(job)
                         answered = true
                     } else {
                         consider(running.deadline)
@@ -545,7 +547,7 @@ extension ServingVersion {
                     guard let job = running.batch[member].job else { continue }
                     if running.batch[member].deadline <= now {
                         running.batch[member].job = nil
-                        expiry.timedOut.append(job)
+                        expiry.timedOutRunning.append(job)
                         answered = true
                     } else {
                         consider(running.batch[member].deadline)

@@ -1,3 +1,4 @@
+import CircuitBreaker
 import Dispatch
 import Foundation
 import ModelHostCore
@@ -51,6 +52,7 @@ public final class ServingVersion: Sendable {
     }
 
     typealias Machine = StateMachine<ContinuousClock.Instant, Call>
+    typealias Breaker = BreakerStateMachine<ContinuousClock.Instant>
 
     /// A job and what its execution has learnt of it so far.
     struct Call: Sendable {
@@ -59,6 +61,8 @@ public final class ServingVersion: Sendable {
         var attempts = 0
         /// The failure that made it retry: its answer if the retry is refused.
         var lastFailure: ModelHostError?
+        /// The breaker's admission of the current attempt, handed back with its outcome.
+        var permit: Breaker.Permit?
     }
 
     /// A waiter for one condition, resumed once: by the event, or by its timer.
@@ -88,6 +92,10 @@ public final class ServingVersion: Sendable {
         var waiters: [Event: Waiter] = [:]
         /// The manifest's retry policy; `nil` when it makes one attempt only.
         var retry: RetryPolicy<SplitMix64>?
+        /// The version's circuit breaker, from its manifest; `nil` until it is ready.
+        var breaker: Breaker?
+        /// Breaker transitions made under the lock, to report once it is released.
+        var transitions: [BreakerTransition] = []
     }
 
     /// The model's name.
@@ -102,12 +110,17 @@ public final class ServingVersion: Sendable {
     private let isBatching = Atomic<Bool>(false)
     private let watchdog: DeadlineWatchdog
     private let events: @Sendable (SchedulerEvent) -> Void
+    private let breakerEvents: @Sendable (BreakerTransition) -> Void
 
-    init(name: String, version: String, watchdog: DeadlineWatchdog, events: @escaping @Sendable (SchedulerEvent) -> Void) {
+    init(
+        name: String, version: String, watchdog: DeadlineWatchdog, events: @escaping @Sendable (SchedulerEvent) -> Void,
+        breakerEvents: @escaping @Sendable (BreakerTransition) -> Void = { _ in }
+    ) {
         self.name = name
         self.version = version
         self.watchdog = watchdog
         self.events = events
+        self.breakerEvents = breakerEvents
     }
 
     // MARK: Reading
@@ -137,11 +150,29 @@ public final class ServingVersion: Sendable {
         }
         let now = ContinuousClock.now
         let deadline = now.advanced(by: job.timeout)
-        let (action, parker) = state.withLock { locked -> (Machine.SubmitAction, DispatchSemaphore?) in
-            let action = locked.machine.submit(Call(job: job), deadline: deadline, now: now, batch: slot)
-            guard case .enqueued(_, let wake, _) = action else { return (action, nil) }
+        let (admission, parker, transitions) = state.withLock { locked -> (Admission, DispatchSemaphore?, [BreakerTransition]) in
+            var call = Call(job: job)
+            if locked.breaker != nil {
+                let (decision, transition) = locked.breaker!.acquire(now: now)
+                if let transition { locked.transitions.append(transition) }
+                switch decision {
+                case .refused(let retryAfter): return (.breakerOpen(retryAfter: retryAfter), nil, locked.takeTransitions())
+                case .permitted(let permit): call.permit = permit
+                }
+            }
+            let action = locked.machine.submit(call, deadline: deadline, now: now, batch: slot)
+            guard case .enqueued(_, let wake, _) = action else {
+                locked.record(.ignored, of: call, duration: .zero, now: now)
+                return (.machine(action), nil, locked.takeTransitions())
+            }
             locked.retry?.requestArrived()
-            return (action, wake.map { locked.parkers[$0] })
+            return (.machine(action), wake.map { locked.parkers[$0] }, locked.takeTransitions())
+        }
+        report(transitions)
+        let action: Machine.SubmitAction
+        switch admission {
+        case .breakerOpen(let retryAfter): return .refused(breakerError(retryAfter: retryAfter))
+        case .machine(let decided): action = decided
         }
         switch action {
         case .enqueued(let ticket, _, let isEarlierDeadline):
@@ -154,16 +185,39 @@ public final class ServingVersion: Sendable {
         }
     }
 
+    /// What ``submit(_:)`` decided under the lock.
+    private enum Admission {
+        case breakerOpen(retryAfter: Duration?)
+        case machine(Machine.SubmitAction)
+    }
+
+    /// The refusal a request gets now if the version's breaker is open, before any work is done
+    /// for it (its body is not even read); `nil` when a call may go out. It takes no probe slot:
+    /// ``submit(_:)`` decides for real.
+    public func breakerRefusal() -> ModelHostError? {
+        let now = ContinuousClock.now
+        guard case .refused(let retryAfter)? = state.withLock({ $0.breaker?.refusal(now: now) }) else { return nil }
+        return breakerError(retryAfter: retryAfter)
+    }
+
     /// Gives up on a job whose caller went away: it leaves the queue, or, if running, its
     /// thread's cancellation flag is raised (the slot stays held until the plugin returns). The
     /// job's completion is called with ``ModelHostError/Code/cancelled`` unless it was already
     /// answered.
     public func cancel(_ ticket: Ticket) {
-        let (action, drained) = state.withLock { locked -> (Machine.CancelAction, Waiter?) in
+        let now = ContinuousClock.now
+        let (action, drained, transitions) = state.withLock { locked -> (Machine.CancelAction, Waiter?, [BreakerTransition]) in
             let action = locked.machine.cancel(ticket.value)
-            if case .cancelledWhileRunning(_, let worker) = action { locked.flags[worker].raise() }
-            return (action, locked.takeWaiterIfDrained())
+            switch action {
+            case .none: break
+            case .removedFromQueue(let call): locked.record(.ignored, of: call, duration: .zero, now: now)
+            case .cancelledWhileRunning(let call, let worker):
+                locked.flags[worker].raise()
+                locked.record(.ignored, of: call, duration: .zero, now: now)
+            }
+            return (action, locked.takeWaiterIfDrained(), locked.takeTransitions())
         }
+        report(transitions)
         drained?.resume(true)
         switch action {
         case .none:
@@ -211,13 +265,19 @@ public final class ServingVersion: Sendable {
     ///
     /// - Returns: When to look at this version again.
     func expireOverdue(now: ContinuousClock.Instant) -> ContinuousClock.Instant? {
-        let (expiry, parkers, drained) = state.withLock { locked in
-            let expiry = locked.machine.expire(now: now)
+        let (expiry, parkers, drained, transitions) = state.withLock { locked in
+            let mayRetry = locked.breaker?.refusal(now: now) == nil
+            let expiry = locked.machine.expire(now: now) { _ in mayRetry }
             for worker in expiry.overdueWorkers { locked.flags[worker].raise() }
-            return (expiry, expiry.wake.map { locked.parkers[$0] }, locked.takeWaiterIfDrained())
+            // A call past its deadline failed, as far as the breaker knows: a probe that never
+            // returns ends here. One that had not started yet says nothing of the plugin.
+            for call in expiry.timedOutRunning { locked.record(.failure, of: call, duration: call.job.timeout, now: now) }
+            for call in expiry.timedOut + expiry.retriesRefused { locked.record(.ignored, of: call, duration: .zero, now: now) }
+            return (expiry, expiry.wake.map { locked.parkers[$0] }, locked.takeWaiterIfDrained(), locked.takeTransitions())
         }
+        report(transitions)
         parkers.forEach { $0.signal() }
-        for call in expiry.timedOut {
+        for call in expiry.timedOut + expiry.timedOutRunning {
             call.job.completion(.failure(timeoutError(call.job)))
         }
         for call in expiry.retriesRefused {
@@ -284,6 +344,7 @@ public final class ServingVersion: Sendable {
                 idleCheckInterval: .milliseconds(limits.timeoutMilliseconds), batching: batching
             )
             guard locked.machine.becomeReady(limits: machineLimits) else { return nil }
+            locked.breaker = Breaker(configuration: .init(loaded.manifest.breaker))
             let retry = loaded.manifest.retry
             if retry.maxAttempts > 1 {
                 locked.retry = RetryPolicy(configuration: .init(retry), random: SplitMix64())
@@ -321,15 +382,19 @@ public final class ServingVersion: Sendable {
         // The result of the call just made, reported in the same critical section that takes
         // the next job: one lock per job.
         var finished: Outcome?
+        var callStart = ContinuousClock.now
         while true {
             let now = ContinuousClock.now
             let step = state.withLock { locked -> Step in
                 var step = Step()
                 if let outcome = finished {
                     step.finish = locked.machine.finish(worker: index, now: now)
+                    locked.record(step.finish, outcome: outcome, duration: callStart.duration(to: now), now: now)
                     step.retried = locked.retryIfWanted(&step.finish, outcome: outcome, now: now)
                 }
                 (step.action, step.expired) = locked.machine.nextAction(worker: index, now: now, mayPark: mayPark)
+                for call in step.expired { locked.record(.ignored, of: call, duration: .zero, now: now) }
+                step.transitions = locked.takeTransitions()
                 switch step.action {
                 case .run, .runBatch: locked.flags[index].lower()
                 case .exit where locked.machine.isFinished: step.finishedWaiter = locked.takeWaiter(.finished)
@@ -338,6 +403,7 @@ public final class ServingVersion: Sendable {
                 step.drainedWaiter = locked.takeWaiterIfDrained()
                 return step
             }
+            report(step.transitions)
             if let outcome = finished.take(), let finish = step.finish {
                 deliver(finish, outcome: outcome)
             }
@@ -349,9 +415,11 @@ public final class ServingVersion: Sendable {
             step.finishedWaiter?.resume(true)
             switch step.action {
             case .run(_, let call, let deadline):
+                callStart = now
                 finished = .single(self.call(instance, call.job, deadline: deadline, flag: flag))
                 mayPark = false
             case .runBatch(let members, let deadline):
+                callStart = now
                 finished = .batch(callBatch(instance, members.map(\.job.job), deadline: deadline, flag: flag))
                 mayPark = false
             case .waitForBatch(let until):
@@ -386,6 +454,7 @@ public final class ServingVersion: Sendable {
     private struct Step {
         var finish: Machine.FinishAction?
         var retried = false
+        var transitions: [BreakerTransition] = []
         var action = Machine.WorkerAction.park
         var expired: [Call] = []
         var drainedWaiter: Waiter?
@@ -532,6 +601,21 @@ public final class ServingVersion: Sendable {
         }
     }
 
+    private func breakerError(retryAfter: Duration?) -> ModelHostError {
+        guard let retryAfter else {
+            return ModelHostError(.unavailable, "model \"\(name)\" version \(version) is taken out of service by an operator (its circuit breaker is forced open)", modelVersion: version)
+        }
+        return ModelHostError(
+            .unavailable, "model \"\(name)\" version \(version) is failing: its circuit breaker is open for another \(Self.describe(retryAfter))",
+            modelVersion: version, retryAfter: retryAfter
+        )
+    }
+
+    /// Reports breaker transitions made under the lock.
+    private func report(_ transitions: [BreakerTransition]) {
+        for transition in transitions { breakerEvents(transition) }
+    }
+
     private func timeoutError(_ job: InferenceJob) -> ModelHostError {
         ModelHostError(.timeout, "model \"\(name)\" version \(version) did not answer within \(Self.describe(job.timeout))", modelVersion: version)
     }
@@ -585,6 +669,33 @@ extension ServingVersion {
 }
 
 extension ServingVersion.Locked {
+    /// Hands a call's permit back to the breaker with its outcome.
+    fileprivate mutating func record(_ outcome: ServingVersion.Breaker.Outcome, of call: ServingVersion.Call, duration: Duration, now: ContinuousClock.Instant) {
+        guard let permit = call.permit, breaker != nil else { return }
+        if let transition = breaker!.record(outcome, duration: duration, for: permit, now: now) { transitions.append(transition) }
+    }
+
+    /// Records the outcome of each job a finished call answers.
+    fileprivate mutating func record(_ finish: ServingVersion.Machine.FinishAction?, outcome: ServingVersion.Outcome, duration: Duration, now: ContinuousClock.Instant) {
+        switch (finish, outcome) {
+        case (.deliver(let call, _, _)?, .single(let result)):
+            record(ServingVersion.breakerOutcome(of: result), of: call, duration: duration, now: now)
+        case (.deliverBatch(let calls)?, .batch(let results)):
+            for (call, result) in zip(calls, results) {
+                if let call { record(ServingVersion.breakerOutcome(of: result), of: call, duration: duration, now: now) }
+            }
+        default:
+            break
+        }
+    }
+
+    /// Takes the transitions to report.
+    fileprivate mutating func takeTransitions() -> [BreakerTransition] {
+        guard !transitions.isEmpty else { return [] }
+        defer { transitions = [] }
+        return transitions
+    }
+
     /// When a single call failed and the version's retry policy wants it tried again, schedules
     /// the retry in place of delivering the failure.
     ///
@@ -593,8 +704,17 @@ extension ServingVersion.Locked {
     fileprivate mutating func retryIfWanted(_ finish: inout ServingVersion.Machine.FinishAction?, outcome: ServingVersion.Outcome, now: ContinuousClock.Instant) -> Bool {
         guard case .deliver(var call, let ticket, let deadline)? = finish, case .single(.failure(let error)) = outcome else { return false }
         call.attempts += 1
-        guard retry != nil, case .retry(let delay) = retry!.decide(after: error.code, attempts: call.attempts, timeLeft: now.duration(to: deadline)) else {
+        // An open breaker stops retries before they spend any budget.
+        guard retry != nil, breaker?.refusal(now: now) == nil,
+            case .retry(let delay) = retry!.decide(after: error.code, attempts: call.attempts, timeLeft: now.duration(to: deadline))
+        else {
             return false
+        }
+        if breaker != nil {
+            let (decision, transition) = breaker!.acquire(now: now)
+            if let transition { transitions.append(transition) }
+            guard case .permitted(let permit) = decision else { return false }
+            call.permit = permit
         }
         call.lastFailure = error
         finish = nil
@@ -611,6 +731,40 @@ extension ServingVersion.Locked {
     /// The drain waiter, if the version is draining and has nothing left to do.
     fileprivate mutating func takeWaiterIfDrained() -> ServingVersion.Waiter? {
         machine.isDrained ? takeWaiter(.drained) : nil
+    }
+}
+
+extension ServingVersion {
+    /// What a call's result means to the breaker: the plugin failing (`unavailable`,
+    /// `plugin_error`, `timeout`) is a failure; the caller's faults, overload and cancellation
+    /// say nothing about the plugin.
+    static func breakerOutcome(of result: Result<[Tensor], ModelHostError>) -> Breaker.Outcome {
+        switch result {
+        case .success: .success
+        case .failure(let error) where error.code == .unavailable || error.code == .pluginError || error.code == .timeout: .failure
+        case .failure: .ignored
+        }
+    }
+}
+
+extension ServingVersion: BreakerControl {
+    /// The breaker's state now; `closed` with nothing recorded before the version is ready.
+    public var breakerSnapshot: BreakerSnapshot {
+        let now = ContinuousClock.now
+        return state.withLock { $0.breaker?.snapshot(now: now) }
+            ?? BreakerSnapshot(phase: .closed, retryAfter: nil, callsInWindow: 0, failureRate: 0, consecutiveFailures: 0, opens: 0)
+    }
+
+    /// Sets the breaker as an operator asks, and reports the transition.
+    public func overrideBreaker(_ override: BreakerOverride) -> BreakerSnapshot {
+        let now = ContinuousClock.now
+        let (snapshot, transition) = state.withLock { locked -> (BreakerSnapshot?, BreakerTransition?) in
+            guard locked.breaker != nil else { return (nil, nil) }
+            let transition = locked.breaker!.override(override, now: now)
+            return (locked.breaker!.snapshot(now: now), transition)
+        }
+        if let transition { breakerEvents(transition) }
+        return snapshot ?? breakerSnapshot
     }
 }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CircuitBreaker
 import Dispatch
 import Foundation
 import Gatekeeper
@@ -100,7 +101,11 @@ struct ServeCommand: AsyncParsableCommand {
         let registry = ModelRegistry()
         var schedulerConfiguration = Scheduler.Configuration()
         schedulerConfiguration.loadTimeout = .seconds(loadTimeout)
-        let scheduler = Scheduler(configuration: schedulerConfiguration) { event in Self.log(event, to: logger) }
+        let breakers = BreakerRegistry()
+        let scheduler = Scheduler(configuration: schedulerConfiguration, breakers: breakers) { event in Self.log(event, to: logger) }
+        let breakerLog = Task {
+            for await event in breakers.events { Self.log(event, to: logger) }
+        }
         let repository = ModelRepository(configuration: .init(directory: models), registry: registry, scheduler: scheduler)
 
         var configuration = HTTPServer.Configuration()
@@ -113,7 +118,9 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.requestReadTimeout = .seconds(readTimeout)
         var serviceConfiguration = ModelHostService.Configuration()
         serviceConfiguration.requiresEveryModelReady = strictReadiness
-        let service = ModelHostService(registry: registry, admission: gatekeeper, configuration: serviceConfiguration, logger: Logger(label: "modelhost.http"))
+        let service = ModelHostService(
+            registry: registry, admission: gatekeeper, breakers: breakers, configuration: serviceConfiguration, logger: Logger(label: "modelhost.http")
+        )
         // Listen first: probes answer while the bundles load.
         let server = try await HTTPServer.bind(configuration: configuration, service: service)
         logger.info("listening on http://\(host):\(server.port)")
@@ -141,6 +148,8 @@ struct ServeCommand: AsyncParsableCommand {
         let status = await shutDown(registry: registry, server: server, scheduler: scheduler)
         loading.cancel()
         watching?.cancel()
+        await breakers.finish()
+        await breakerLog.value
         // Threads abandoned to hung plugin calls must not keep the process alive.
         Glibc.exit(status)
     }
@@ -173,6 +182,18 @@ struct ServeCommand: AsyncParsableCommand {
             logger.error("model failed to load", metadata: ["model": "\(record.name)", "version": "\(record.version)", "code": "\(failure.code)", "reason": "\(failure.message)"])
         } else {
             logger.info("model ready", metadata: ["model": "\(record.name)", "version": "\(record.version)"])
+        }
+    }
+
+    private static func log(_ event: BreakerEvent, to logger: Logger) {
+        let metadata: Logger.Metadata = [
+            "model": "\(event.model)", "version": "\(event.version)",
+            "from": "\(event.transition.from)", "to": "\(event.transition.to)", "reason": "\(event.transition.reason)",
+        ]
+        switch event.transition.to {
+        case .open, .forcedOpen: logger.error("circuit breaker opened", metadata: metadata)
+        case .halfOpen: logger.notice("circuit breaker probing", metadata: metadata)
+        case .closed, .disabled: logger.notice("circuit breaker closed", metadata: metadata)
         }
     }
 

@@ -117,6 +117,20 @@ struct AnomalyDetectorTests {
         #expect(TestSupport.bools(outputs[1]) == amounts.map { $0 > 1_000 })
     }
 
+    @Test("a batch of joined requests is answered row for row, as each request alone")
+    func joinedRequestsAnswerRowForRow() throws {
+        #expect(AnomalyDetector.supportsBatching)
+        let rows = Self.valid
+        let joined = try detector.infer(TestSupport.inputs(amounts: rows.amounts, timestamps: rows.timestamps, categories: rows.categories))
+        for index in rows.amounts.indices {
+            let alone = try detector.infer(
+                TestSupport.inputs(amounts: [rows.amounts[index]], timestamps: [rows.timestamps[index]], categories: [rows.categories[index]])
+            )
+            #expect(TestSupport.doubles(joined[0])[index] == TestSupport.doubles(alone[0])[0])
+            #expect(TestSupport.bools(joined[1])[index] == TestSupport.bools(alone[1])[0])
+        }
+    }
+
     @Test("input order does not matter and extra inputs are ignored")
     func inputOrder() throws {
         var inputs = try TestSupport.inputs(amounts: [42.5], timestamps: ["2026-03-14T18:00:00Z"], categories: ["grocery"])

@@ -33,6 +33,17 @@ struct IntentClassifierTests {
         #expect(outputs[0].byteElements.map { String(decoding: $0, as: UTF8.self) } == ["check_balance", "card_lost_or_stolen", "speak_to_agent"])
     }
 
+    @Test func joinedRequestsAreAnsweredRowForRowAsEachAlone() throws {
+        #expect(IntentClassifier.supportsBatching)
+        let queries = ["What is my balance?", "I lost my card", "where is the closest ATM?", "talk to an agent"]
+        let (intents, confidences) = try classify(queries, shape: [queries.count])
+        for (index, query) in queries.enumerated() {
+            let (intent, confidence) = try classify([query], shape: [1])
+            #expect(intents[index] == intent[0])
+            #expect(confidences[index] == confidence[0])
+        }
+    }
+
     @Test func confidencesAreProbabilities() throws {
         let queries = ["What is my balance?", "bank", "", "zzz qqq", "!!!", "close my card account and send money to an agent"]
         let (_, confidences) = try classify(queries, shape: [queries.count])

@@ -179,7 +179,7 @@ struct ServingVersionStateMachineTests {
         _ = machine.submit("slow", deadline: at(1000), now: at(0))
         _ = machine.nextAction(worker: 0, now: at(0))
         let expiry = machine.expire(now: at(1000))
-        #expect(expiry.timedOut == ["slow"])
+        #expect(expiry.timedOutRunning == ["slow"])
         #expect(expiry.overdueWorkers == [0])
         // The slot is still held: the bulkhead counts the hung call.
         #expect(machine.runningCount == 1)
@@ -529,7 +529,7 @@ struct ServingVersionStateMachineTests {
             return
         }
         let expiry = machine.expire(now: at(50))
-        #expect(expiry.timedOut == ["short"])
+        #expect(expiry.timedOutRunning == ["short"])
         #expect(expiry.overdueWorkers.isEmpty)
         guard case .deliverBatch(let jobs) = machine.finish(worker: 0, now: at(60)) else {
             Issue.record("the batch was not delivered")

@@ -13,6 +13,10 @@ import PluginKit
 /// The model is read once, when the plugin is created, from the bundle file the configuration
 /// names; the detector is immutable afterwards, so any number of threads may call ``infer(_:)``.
 public struct AnomalyDetector: ModelPlugin {
+    /// Each row of the inputs is scored on its own, so requests joined along the first
+    /// dimension are answered row for row: the host may batch them.
+    public static let supportsBatching = true
+
     /// The manifest's `config` object. Unknown keys are errors, so that a misspelt one is noticed.
     struct Configuration: Decodable, Sendable {
         /// The model artifact's path relative to the bundle directory; default `anomaly-model.json`.

@@ -12,6 +12,10 @@ import PluginKit
 /// "config": { "model": "intent-model.json" }
 /// ```
 public struct IntentClassifier: ModelPlugin {
+    /// Each row of the inputs is scored on its own, so requests joined along the first
+    /// dimension are answered row for row: the host may batch them.
+    public static let supportsBatching = true
+
     /// The manifest's `config` object.
     struct Configuration: Decodable, Sendable {
         /// The model artifact's path, relative to the bundle directory.
