@@ -10,6 +10,10 @@ enum Route: Equatable, Sendable {
     case infer(name: String, version: String?)
     case repositoryIndex
     case predict(name: String)
+    /// KServe v1 `GET /v1/models/{m}`: the model's name and whether it is ready.
+    case v1Model(name: String)
+    /// KServe v1 `POST /v1/models/{m}:predict`: `/predict` with `instances`.
+    case v1Predict(name: String)
     /// The path is known but not for this method; carries the allowed methods.
     case methodNotAllowed(allowed: [HTTPMethod])
     case notFound
@@ -33,9 +37,9 @@ enum Route: Equatable, Sendable {
         switch self {
         case .serverLive, .serverReady: .open
         case .serverMetadata: .metadata(model: nil)
-        case .modelMetadata(let name, _), .modelReady(let name, _): .metadata(model: name)
+        case .modelMetadata(let name, _), .modelReady(let name, _), .v1Model(let name): .metadata(model: name)
         case .infer(let name, let version): .inference(model: name, version: version)
-        case .predict(let name): .inference(model: name, version: nil)
+        case .predict(let name), .v1Predict(let name): .inference(model: name, version: nil)
         case .repositoryIndex: .admin
         case .methodNotAllowed, .notFound: .none
         }
@@ -63,6 +67,18 @@ enum Route: Equatable, Sendable {
         guard count > 0 else { return (nil, .GET) }
         if isSegment(0, "predict") {
             return count == 2 ? (.predict(name: text(1)), .POST) : (nil, .GET)
+        }
+        if isSegment(0, "v1") {
+            guard count == 3, isSegment(1, "models") else { return (nil, .GET) }
+            // `{m}:predict`: a verb after the last colon, which no model name contains.
+            let last = segments[2]
+            guard let colon = last.lastIndex(of: UInt8(ascii: ":")) else { return (.v1Model(name: text(2)), .GET) }
+            let name = last[..<colon]
+            let verb: StaticString = "predict"
+            guard !name.isEmpty, last[last.index(after: colon)...].elementsEqual(UnsafeBufferPointer(start: verb.utf8Start, count: verb.utf8CodeUnitCount)) else {
+                return (nil, .GET)
+            }
+            return (.v1Predict(name: String(Substring(name))), .POST)
         }
         guard isSegment(0, "v2") else { return (nil, .GET) }
         if count == 1 { return (.serverMetadata, .GET) }
