@@ -32,6 +32,17 @@ public struct Tensor: Sendable, Hashable {
         self.data = data
     }
 
+    /// Creates a tensor from data made of well-formed tensors' data cut or joined on row
+    /// boundaries, which therefore fits, without checking it again (``TensorBatch`` joins and
+    /// splits batches with it). Debug builds check anyway.
+    init(name: String, datatype: Datatype, shape: [Int], joinedData data: [UInt8]) {
+        assert((try? Tensor(name: name, datatype: datatype, shape: shape, data: data)) != nil, "joined data does not fit \(shape) of \(datatype)")
+        self.name = name
+        self.datatype = datatype
+        self.shape = shape
+        self.data = data
+    }
+
     /// The number of elements: the product of the shape's dimensions.
     public var elementCount: Int { shape.reduce(1, *) }
 

@@ -27,6 +27,9 @@ extension ModelHostService {
             case inference(InferenceRequest)
             /// A plain JSON response.
             case predict
+            /// A plain JSON response per instance, `{"predictions": [...]}`: the outputs are split
+            /// into these rows, one count per instance.
+            case batch(rows: [Int])
         }
 
         var tensors: [Tensor]
@@ -95,11 +98,18 @@ extension ModelHostService {
         let resolution = request.resolution
         do throws(ModelHostError) {
             switch request.route {
-            case .predict:
-                let predict = try PredictCodec.request(from: body, manifest: resolution.manifest)
-                try resolution.validator.checkDeclarations(predict.headers)
-                let validated = try resolution.validator.validateValues(try predict.decodeTensors())
-                return DecodedRequest(tensors: validated.tensors, truncations: Self.describe(validated.truncations), shape: .predict)
+            case .predict, .v1Predict:
+                let instances: PredictCodec.Instances = if case .v1Predict = request.route { .required } else { .accepted }
+                switch try PredictCodec.body(from: body, manifest: resolution.manifest, instances: instances) {
+                case .single(let predict):
+                    try resolution.validator.checkDeclarations(predict.headers)
+                    let validated = try resolution.validator.validateValues(try predict.decodeTensors())
+                    return DecodedRequest(tensors: validated.tensors, truncations: Self.describe(validated.truncations), shape: .predict)
+                case .batch(let batch):
+                    let decoded = try batch.decode(with: resolution.validator)
+                    let truncations = decoded.truncations.isEmpty ? nil : decoded.truncations.joined(separator: ", ")
+                    return DecodedRequest(tensors: decoded.tensors, truncations: truncations, shape: .batch(rows: decoded.rows))
+                }
             default:
                 let inference = try InferenceRequest(body: body, jsonLength: request.jsonLength)
                 try resolution.validator.checkDeclarations(inference.headers)
@@ -149,6 +159,15 @@ extension ModelHostService {
         switch decoded.shape {
         case .predict:
             response = .json(.ok, try PredictCodec.response(outputs: outputs, model: model, version: version), modelVersion: version)
+        case .batch(let rows):
+            let predictions: [[Tensor]]
+            do {
+                predictions = try TensorBatch.split(outputs, rows: rows)
+            } catch {
+                let subject = error.tensor.map { "output \"\($0)\" \(error.reason)" } ?? error.reason
+                throw ModelHostError(.pluginError, "model \"\(model)\" returned a batch it cannot be split by instance: \(subject)", modelVersion: version)
+            }
+            response = .json(.ok, try PredictCodec.response(predictions: predictions, model: model, version: version), modelVersion: version)
         case .inference(let request):
             var selected = outputs
             if let requested = request.requestedOutputs {

@@ -8,6 +8,7 @@ import Scheduler
 
 /// The read-only routes: server and model metadata, readiness, and the repository index.
 extension ModelHostService {
+    /// `GET /v2`: the server's name, version and ``extensions``.
     func serverMetadata() -> [UInt8] {
         var writer = JSONWriter()
         writer.beginObject()
@@ -21,6 +22,7 @@ extension ModelHostService {
         return writer.bytes
     }
 
+    /// `GET /v2/models/{m}[/versions/{v}]`: the model's versions, platform, inputs and outputs.
     func modelMetadata(name: String, version: String?) throws(ModelHostError) -> HTTPResponse {
         let snapshot = registry.snapshot
         let record = try Self.record(name: name, version: version, in: snapshot)
@@ -64,6 +66,24 @@ extension ModelHostService {
         return .json(isReady ? .ok : .serviceUnavailable, writer.bytes, modelVersion: record.version)
     }
 
+    /// KServe v1 model status, `GET /v1/models/{m}`: `{"name": m, "ready": bool}`, with 200 whether
+    /// or not the model is ready, as KServe's own servers answer; readiness as ``modelReady(name:version:)``
+    /// decides it, for the active version (else the highest known).
+    ///
+    /// - Throws: ``ModelHostError`` with ``ModelHostError/Code/modelNotFound`` for a model the
+    ///   server does not know.
+    func v1Model(name: String) throws(ModelHostError) -> HTTPResponse {
+        let record = try Self.record(name: name, version: nil, in: registry.snapshot)
+        var writer = JSONWriter()
+        writer.beginObject()
+        writer.key("name")
+        writer.string(name)
+        writer.key("ready")
+        writer.bool(record.serving?.isReady ?? false)
+        writer.endObject()
+        return .json(.ok, writer.bytes, modelVersion: record.version)
+    }
+
     /// The record a metadata or readiness request names: the given version, else the active
     /// one, else (no version ready) the highest known, so its failure can be reported.
     private static func record(name: String, version: String?, in snapshot: ModelRegistry.Snapshot) throws(ModelHostError) -> ModelVersionRecord {
@@ -79,6 +99,7 @@ extension ModelHostService {
         return snapshot.activeVersion(of: name) ?? versions[versions.count - 1]
     }
 
+    /// `POST /v2/repository/index`: every known version with its state, and a failed one's reason.
     func repositoryIndex() -> [UInt8] {
         let snapshot = registry.snapshot
         var writer = JSONWriter()

@@ -39,7 +39,9 @@ public final class ModelHostService: Sendable {
     public static let version = "0.1.0"
 
     /// The protocol extensions this server implements, listed in `GET /v2`.
-    public static let extensions = ["model_repository", "binary_tensor_data", "predict"]
+    /// `predict` is the plain JSON API (`POST /predict/{m}`) and `kserve_v1` the KServe v1 routes
+    /// (`/v1/models/{m}`, `/v1/models/{m}:predict`), neither of them a protocol extension proper.
+    public static let extensions = ["model_repository", "binary_tensor_data", "predict", "kserve_v1"]
 
     /// The header that carries the caller's timeout in milliseconds.
     public static let timeoutHeader = "X-Request-Timeout-Ms"
@@ -224,7 +226,9 @@ public final class ModelHostService: Sendable {
                 return .json(.ok, repositoryIndex())
             case .health:
                 return .json(.ok, health())
-            case .infer, .predict, .breaker, .methodNotAllowed, .notFound:
+            case .v1Model(let name):
+                return try v1Model(name: name)
+            case .infer, .predict, .v1Predict, .breaker, .methodNotAllowed, .notFound:
                 throw ModelHostError(.internal, "\(method) \(path) was routed to the wrong handler")
             }
         } catch {

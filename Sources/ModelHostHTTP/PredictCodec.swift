@@ -8,6 +8,9 @@ import NIOCore
 /// An input's value is a scalar or a (nested) array; its datatype comes from the manifest, its
 /// shape from the nesting, with leading dimensions of 1 added up to the declared rank (a scalar
 /// for a `[-1]` input is a batch of one). An output with a single element is written bare.
+///
+/// A body `{"instances": [...]}` is a batch of such objects, answered `{"predictions": [...]}`;
+/// `PredictCodec+Instances.swift` reads and writes it.
 enum PredictCodec {
     /// A body read up to its data: each input's name, datatype and shape, and where its data is.
     struct Request: Sendable {
@@ -53,32 +56,24 @@ enum PredictCodec {
     /// shape of its nesting.
     ///
     /// Every byte is checked, and data whose nesting is ragged or does not fit its shape is
-    /// refused; the elements wait for ``Request/decodeTensors()``.
+    /// refused; the elements wait for ``Request/decodeTensors()``. A key `instances` is an input
+    /// like any other here: ``body(from:manifest:instances:)`` reads batches.
     ///
     /// - Throws: ``ModelHostError`` with ``ModelHostError/Code/invalidRequest`` naming the key, or
     ///   ``ModelHostError/Code/validation`` for a key that is not a declared input.
     static func request(from body: ByteBuffer, manifest: Manifest) throws(ModelHostError) -> Request {
-        var members: [(key: String, data: JSONScanner.SkippedValue)] = []
-        let isObject: Bool
-        do throws(JSONParseError) {
-            isObject = try JSONScanner.withScanner(over: body.readableBytesView) { scanner throws(JSONParseError) in
-                guard try scanner.peekKind() == .object else {
-                    try scanner.finish()
-                    return false
-                }
-                try scanner.beginObject()
-                while let key = try scanner.nextKey() {
-                    members.append((key, try scanner.skipValue()))
-                }
-                try scanner.finish()
-                return true
-            }
-        } catch {
-            throw ModelHostError(.invalidRequest, "request body is not valid JSON: \(error)")
-        }
-        guard isObject else {
+        let scanned = try scan(body, readsInstances: false, keepingAtMost: 0)
+        guard scanned.isObject else {
             throw ModelHostError(.invalidRequest, "request body: must be a JSON object keyed by input name")
         }
+        return Request(body: body, inputs: try inputs(from: scanned.members, manifest: manifest))
+    }
+
+    /// One input's key and the measure of its value, as the body gives them.
+    typealias Member = (key: String, data: JSONScanner.SkippedValue)
+
+    /// The inputs of one object keyed by input name, in the order of their names.
+    static func inputs(from members: [Member], manifest: Manifest) throws(ModelHostError) -> [Request.Input] {
         var inputs: [Request.Input] = []
         inputs.reserveCapacity(members.count)
         for (key, data) in members.sorted(by: { $0.key < $1.key }) {
@@ -99,12 +94,18 @@ enum PredictCodec {
             }
             inputs.append(Request.Input(header: header, data: data))
         }
-        return Request(body: body, inputs: inputs)
+        return inputs
     }
 
     /// Writes outputs as `{"name": value, ...}`.
     static func response(outputs: [Tensor], model: String, version: String) throws(ModelHostError) -> [UInt8] {
         var writer = JSONWriter(capacity: 64 + outputs.reduce(0) { $0 + $1.data.count * 3 })
+        try write(outputs, to: &writer, model: model, version: version)
+        return writer.bytes
+    }
+
+    /// Writes one request's outputs as the object `{"name": value, ...}`.
+    static func write(_ outputs: [Tensor], to writer: inout JSONWriter, model: String, version: String) throws(ModelHostError) {
         writer.beginObject()
         for output in outputs {
             writer.key(output.name)
@@ -115,6 +116,5 @@ enum PredictCodec {
             }
         }
         writer.endObject()
-        return writer.bytes
     }
 }

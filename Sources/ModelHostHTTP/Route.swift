@@ -14,6 +14,10 @@ enum Route: Equatable, Sendable {
     case health
     /// An operator's override of a model version's circuit breaker.
     case breaker(name: String, version: String)
+    /// KServe v1 `GET /v1/models/{m}`: the model's name and whether it is ready.
+    case v1Model(name: String)
+    /// KServe v1 `POST /v1/models/{m}:predict`: `/predict` with `instances`.
+    case v1Predict(name: String)
     /// The path is known but not for this method; carries the allowed methods.
     case methodNotAllowed(allowed: [HTTPMethod])
     case notFound
@@ -37,9 +41,9 @@ enum Route: Equatable, Sendable {
         switch self {
         case .serverLive, .serverReady: .open
         case .serverMetadata: .metadata(model: nil)
-        case .modelMetadata(let name, _), .modelReady(let name, _): .metadata(model: name)
+        case .modelMetadata(let name, _), .modelReady(let name, _), .v1Model(let name): .metadata(model: name)
         case .infer(let name, let version): .inference(model: name, version: version)
-        case .predict(let name): .inference(model: name, version: nil)
+        case .predict(let name), .v1Predict(let name): .inference(model: name, version: nil)
         case .health: .metadata(model: nil)
         case .repositoryIndex, .breaker: .admin
         case .methodNotAllowed, .notFound: .none
@@ -51,7 +55,7 @@ enum Route: Equatable, Sendable {
     var resolvedVersion: (model: String, version: String?)? {
         switch self {
         case .infer(let name, let version): (name, version)
-        case .predict(let name): (name, nil)
+        case .predict(let name), .v1Predict(let name): (name, nil)
         case .breaker(let name, let version): (name, version)
         default: nil
         }
@@ -87,6 +91,18 @@ enum Route: Equatable, Sendable {
             // admin/models/{m}/versions/{v}/breaker
             guard count == 6, isSegment(1, "models"), isSegment(3, "versions"), isSegment(5, "breaker") else { return (nil, .GET) }
             return (.breaker(name: text(2), version: text(4)), .POST)
+        }
+        if isSegment(0, "v1") {
+            guard count == 3, isSegment(1, "models") else { return (nil, .GET) }
+            // `{m}:predict`: a verb after the last colon, which no model name contains.
+            let last = segments[2]
+            guard let colon = last.lastIndex(of: UInt8(ascii: ":")) else { return (.v1Model(name: text(2)), .GET) }
+            let name = last[..<colon]
+            let verb: StaticString = "predict"
+            guard !name.isEmpty, last[last.index(after: colon)...].elementsEqual(UnsafeBufferPointer(start: verb.utf8Start, count: verb.utf8CodeUnitCount)) else {
+                return (nil, .GET)
+            }
+            return (.v1Predict(name: String(Substring(name))), .POST)
         }
         guard isSegment(0, "v2") else { return (nil, .GET) }
         if count == 1 { return (.serverMetadata, .GET) }

@@ -499,7 +499,7 @@ public final class ServingVersion: Sendable {
             if case .tensors(let tensors) = job.inputs { return tensors }
             return []  // Never: only decoded jobs are batched.
         }
-        let joined: TensorBatch
+        let joined: (tensors: [Tensor], rows: [Int])
         do {
             joined = try TensorBatch.join(inputs)
         } catch {
@@ -511,7 +511,7 @@ public final class ServingVersion: Sendable {
             return Array(repeating: .failure(error), count: jobs.count)
         case .success(let outputs):
             do {
-                return try joined.split(outputs).map { .success($0) }
+                return try TensorBatch.split(outputs, rows: joined.rows).map { .success($0) }
             } catch {
                 let failure = ModelHostError(.pluginError, "the plugin's answer to a batch of \(joined.rows.count) requests does not split into them: \(error)", modelVersion: version)
                 return Array(repeating: .failure(failure), count: jobs.count)

@@ -17,12 +17,19 @@ import Testing
         (.POST, "/v2/models/echo/versions/1.0.0/infer", .infer(name: "echo", version: "1.0.0")),
         (.POST, "/v2/repository/index", .repositoryIndex),
         (.POST, "/predict/intent-classifier", .predict(name: "intent-classifier")),
+        (.GET, "/v1/models/intent-classifier", .v1Model(name: "intent-classifier")),
+        (.GET, "/v1/models/echo/", .v1Model(name: "echo")),
+        (.POST, "/v1/models/intent-classifier:predict", .v1Predict(name: "intent-classifier")),
+        (.POST, "/v1/models/a:b:predict", .v1Predict(name: "a:b")),
     ])
     func routesKnownPaths(method: HTTPMethod, path: String, expected: Route) {
         #expect(Route(method: method, path: path) == expected)
     }
 
-    @Test(arguments: ["/", "/v1/models/echo", "/v2/models", "/v2/models/echo/versions", "/v2/models/echo/explain", "/predict", "/predict/a/b", "/v2/health"])
+    @Test(arguments: [
+        "/", "/v1", "/v1/models", "/v1/models/echo/extra", "/v1/models/echo:explain", "/v1/models/echo:", "/v1/models/:predict",
+        "/v1/models/echo:predict/x", "/v1/echo:predict", "/v2/models", "/v2/models/echo/versions", "/v2/models/echo/explain", "/predict", "/predict/a/b", "/v2/health",
+    ])
     func unknownPathsAreNotFound(path: String) {
         #expect(Route(method: .GET, path: path) == .notFound)
         #expect(Route(method: .POST, path: path) == .notFound)
@@ -32,5 +39,13 @@ import Testing
         #expect(Route(method: .GET, path: "/v2/models/echo/infer") == .methodNotAllowed(allowed: [.POST]))
         #expect(Route(method: .POST, path: "/v2/health/live") == .methodNotAllowed(allowed: [.GET]))
         #expect(Route(method: .DELETE, path: "/v2/repository/index") == .methodNotAllowed(allowed: [.POST]))
+        #expect(Route(method: .GET, path: "/v1/models/echo:predict") == .methodNotAllowed(allowed: [.POST]))
+        #expect(Route(method: .POST, path: "/v1/models/echo") == .methodNotAllowed(allowed: [.GET]))
+    }
+
+    @Test func kserveV1RoutesAreAdmittedAsMetadataAndInference() {
+        #expect(Route.v1Model(name: "echo").target == .metadata(model: "echo"))
+        #expect(Route.v1Predict(name: "echo").target == .inference(model: "echo", version: nil))
+        #expect(Route.predict(name: "echo").target == .inference(model: "echo", version: nil))
     }
 }
