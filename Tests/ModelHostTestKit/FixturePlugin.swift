@@ -162,8 +162,12 @@ public enum FixtureBundle {
     /// The output every fixture manifest declares unless told otherwise: `y`, FP32, optional.
     public static var defaultOutputs: [[String: Any]] { [["name": "y", "datatype": "FP32", "shape": [-1], "required": false]] }
 
-    /// A manifest for fixture `name`: one FP32 input `x` of any length.
-    public static func manifest(_ name: String, limits: [String: Any] = [:], warmup: Bool = false, outputs: [[String: Any]] = defaultOutputs, version: String = "1.0.0") -> [String: Any] {
+    /// A manifest for fixture `name`: one FP32 input `x` of any length. `sections` adds or
+    /// replaces top-level sections (`breaker`, `retry`, `inputs`).
+    public static func manifest(
+        _ name: String, limits: [String: Any] = [:], warmup: Bool = false, outputs: [[String: Any]] = defaultOutputs, version: String = "1.0.0",
+        sections: [String: Any] = [:]
+    ) -> [String: Any] {
         var manifest: [String: Any] = [
             "manifestVersion": 1,
             "name": name,
@@ -178,6 +182,7 @@ public enum FixtureBundle {
         if warmup {
             manifest["warmup"] = [["inputs": [["name": "x", "datatype": "FP32", "shape": [1], "data": [1]]]]]
         }
+        manifest.merge(sections) { $1 }
         return manifest
     }
 
@@ -185,10 +190,12 @@ public enum FixtureBundle {
     @discardableResult
     public static func make(
         _ name: String, source: String, in models: ModelsDirectory, limits: [String: Any] = [:], warmup: Bool = false,
-        outputs: [[String: Any]] = defaultOutputs, version: String = "1.0.0"
+        outputs: [[String: Any]] = defaultOutputs, version: String = "1.0.0", sections: [String: Any] = [:]
     ) async throws -> String {
         let library = try await CFixture.compile(source, name: name)
-        return try models.addBundle(manifest: manifest(name, limits: limits, warmup: warmup, outputs: outputs, version: version), library: library)
+        return try models.addBundle(
+            manifest: manifest(name, limits: limits, warmup: warmup, outputs: outputs, version: version, sections: sections), library: library
+        )
     }
 
     /// The input every fixture takes: `x`, one FP32 element.
