@@ -194,7 +194,7 @@ public final class ModelHostService: Sendable {
         case .open: access = .open
         case .metadata(let name): (access, model) = (.metadata, name)
         case .inference(let name, _): (access, model) = (.inference, name)
-        case .admin: access = .admin
+        case .admin(let name): (access, model) = (.admin, name)
         }
         let credential = KeyRing.credential(
             fromHeaders: head.headers.first(name: "X-API-Key"),

@@ -32,8 +32,8 @@ enum Route: Equatable, Sendable {
         case metadata(model: String?)
         /// Inference on a model, and a version if the path names one.
         case inference(model: String, version: String?)
-        /// The repository and control routes.
-        case admin
+        /// The repository and control routes, and the model a control route acts on.
+        case admin(model: String?)
     }
 
     /// What the route gives access to.
@@ -45,7 +45,8 @@ enum Route: Equatable, Sendable {
         case .infer(let name, let version): .inference(model: name, version: version)
         case .predict(let name), .v1Predict(let name): .inference(model: name, version: nil)
         case .health: .metadata(model: nil)
-        case .repositoryIndex, .breaker: .admin
+        case .repositoryIndex: .admin(model: nil)
+        case .breaker(let name, _): .admin(model: name)
         case .methodNotAllowed, .notFound: .none
         }
     }

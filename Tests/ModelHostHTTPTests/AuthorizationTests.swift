@@ -88,6 +88,8 @@ import Testing
         Call(method: .POST, path: "/v2/models/echo/versions/1.0.0/infer", body: echoInput, scope: "infer", namesModel: true),
         Call(method: .POST, path: "/predict/echo", body: #"{"input0": [1, 2]}"#, scope: "infer", namesModel: true),
         Call(method: .POST, path: "/v2/repository/index", scope: "admin", namesModel: false),
+        Call(method: .GET, path: "/health", scope: "infer", namesModel: false),
+        Call(method: .POST, path: "/admin/models/echo/versions/1.0.0/breaker", body: #"{"state": "closed"}"#, scope: "admin", namesModel: true),
     ]
 
     private static func key(_ credential: Credential, for call: Call, _ keys: Keys) -> String? {

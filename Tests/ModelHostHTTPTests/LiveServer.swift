@@ -1,3 +1,4 @@
+import CircuitBreaker
 import Foundation
 import Gatekeeper
 import ModelHostTestKit
@@ -24,11 +25,12 @@ final class LiveServer: Sendable {
     ///
     /// - Parameters:
     ///   - admission: The Gatekeeper, or `nil` to admit everything.
+    ///   - breakers: Where breakers are registered and overridden, or `nil`.
     ///   - loadTimeout: The Scheduler's load timeout.
     ///   - configure: Changes to the HTTP configuration (the port is always 0).
     ///   - service: Changes to the service configuration.
     init(
-        models: ModelsDirectory, admission: (any RequestAdmitting)? = nil, loadTimeout: Duration = .seconds(60),
+        models: ModelsDirectory, admission: (any RequestAdmitting)? = nil, breakers: BreakerRegistry? = nil, loadTimeout: Duration = .seconds(60),
         configure: (inout HTTPServer.Configuration) -> Void = { _ in },
         service: (inout ModelHostService.Configuration) -> Void = { _ in }
     ) async throws {
@@ -36,7 +38,7 @@ final class LiveServer: Sendable {
         registry = ModelRegistry()
         var schedulerConfiguration = Scheduler.Configuration()
         schedulerConfiguration.loadTimeout = loadTimeout
-        scheduler = Scheduler(configuration: schedulerConfiguration)
+        scheduler = Scheduler(configuration: schedulerConfiguration, breakers: breakers)
         var http = HTTPServer.Configuration()
         configure(&http)
         http.port = 0
@@ -44,7 +46,7 @@ final class LiveServer: Sendable {
         service(&serviceConfiguration)
         server = try await HTTPServer.bind(
             configuration: http,
-            service: ModelHostService(registry: registry, admission: admission, configuration: serviceConfiguration)
+            service: ModelHostService(registry: registry, admission: admission, breakers: breakers, configuration: serviceConfiguration)
         )
         let repository = ModelRepository(configuration: .init(directory: models.path), registry: registry, scheduler: scheduler)
         loading = Task { _ = try? await repository.loadAll() }

@@ -21,6 +21,8 @@ import Testing
         (.GET, "/v1/models/echo/", .v1Model(name: "echo")),
         (.POST, "/v1/models/intent-classifier:predict", .v1Predict(name: "intent-classifier")),
         (.POST, "/v1/models/a:b:predict", .v1Predict(name: "a:b")),
+        (.GET, "/health", .health),
+        (.POST, "/admin/models/echo/versions/1.0.0/breaker", .breaker(name: "echo", version: "1.0.0")),
     ])
     func routesKnownPaths(method: HTTPMethod, path: String, expected: Route) {
         #expect(Route(method: method, path: path) == expected)
@@ -29,6 +31,7 @@ import Testing
     @Test(arguments: [
         "/", "/v1", "/v1/models", "/v1/models/echo/extra", "/v1/models/echo:explain", "/v1/models/echo:", "/v1/models/:predict",
         "/v1/models/echo:predict/x", "/v1/echo:predict", "/v2/models", "/v2/models/echo/versions", "/v2/models/echo/explain", "/predict", "/predict/a/b", "/v2/health",
+        "/health/x", "/admin", "/admin/models/echo/breaker", "/admin/models/echo/versions/1.0.0", "/admin/models/echo/versions/1.0.0/breaker/x",
     ])
     func unknownPathsAreNotFound(path: String) {
         #expect(Route(method: .GET, path: path) == .notFound)
@@ -41,6 +44,16 @@ import Testing
         #expect(Route(method: .DELETE, path: "/v2/repository/index") == .methodNotAllowed(allowed: [.POST]))
         #expect(Route(method: .GET, path: "/v1/models/echo:predict") == .methodNotAllowed(allowed: [.POST]))
         #expect(Route(method: .POST, path: "/v1/models/echo") == .methodNotAllowed(allowed: [.GET]))
+        #expect(Route(method: .POST, path: "/health") == .methodNotAllowed(allowed: [.GET]))
+        #expect(Route(method: .GET, path: "/admin/models/echo/versions/1.0.0/breaker") == .methodNotAllowed(allowed: [.POST]))
+    }
+
+    @Test func healthIsMetadataAndBreakerOverridesAreAdmin() {
+        #expect(Route.health.target == .metadata(model: nil))
+        #expect(Route.breaker(name: "echo", version: "1.0.0").target == .admin(model: "echo"))
+        #expect(Route.repositoryIndex.target == .admin(model: nil))
+        #expect(Route.breaker(name: "echo", version: "1.0.0").resolvedVersion! == ("echo", "1.0.0"))
+        #expect(Route.health.resolvedVersion == nil)
     }
 
     @Test func kserveV1RoutesAreAdmittedAsMetadataAndInference() {
