@@ -77,6 +77,7 @@ let package = Package(
         .testTarget(name: "GatekeeperTests", dependencies: ["Gatekeeper", "ModelManifest", "ModelHostCore", "ModelHostTestKit"]),
         .testTarget(name: "PluginKitTests", dependencies: ["PluginKit", "CModelHostPlugin"]),
         .testTarget(name: "PluginLoaderTests", dependencies: ["PluginLoader", "ModelHostCore", "ModelManifest", "ModelHostTestKit"]),
+        .testTarget(name: "FaultPluginTests", dependencies: ["Scheduler", "PluginLoader", "ModelManifest", "ModelHostCore", "ModelHostTestKit"]),
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "PluginLoader", "ModelManifest", "ModelHostCore", "ModelHostTestKit"]),
         .testTarget(name: "ModelRegistryTests", dependencies: ["ModelRegistry", "Scheduler", "PluginLoader", "ModelManifest", "ModelHostCore", "ModelHostTestKit"]),
         .testTarget(
