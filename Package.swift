@@ -11,6 +11,9 @@ let package = Package(
         .library(name: "EchoPlugin", type: .dynamic, targets: ["EchoPlugin"]),
         .library(name: "IntentClassifierPlugin", type: .dynamic, targets: ["IntentClassifierPlugin"]),
         .library(name: "AnomalyDetectorPlugin", type: .dynamic, targets: ["AnomalyDetectorPlugin"]),
+        // Fault plugins for tests (plugins/testing/README.md), never bundled as examples.
+        .library(name: "FaultPlugin", type: .dynamic, targets: ["FaultPlugin"]),
+        .library(name: "FaultBatchPlugin", type: .dynamic, targets: ["FaultBatchPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -62,6 +65,12 @@ let package = Package(
         .target(name: "AnomalyDetectorModel", dependencies: ["PluginKit"], path: "plugins/anomaly-detector/Model"),
         .target(name: "AnomalyDetectorPlugin", dependencies: ["AnomalyDetectorModel", "PluginKit"], path: "plugins/anomaly-detector/Plugin"),
 
+        // MARK: Fault plugins for tests: one core, two libraries that differ only in whether they
+        // declare MH_CAPABILITY_BATCHING (a property of the library, not of an instance).
+        .target(name: "FaultPluginCore", dependencies: ["CModelHostPlugin"], path: "plugins/testing/fault/Core"),
+        .target(name: "FaultPlugin", dependencies: ["FaultPluginCore"], path: "plugins/testing/fault/Plugin"),
+        .target(name: "FaultBatchPlugin", dependencies: ["FaultPluginCore"], path: "plugins/testing/fault/BatchPlugin"),
+
         // MARK: Tests.
         .target(name: "ModelHostTestKit", dependencies: ["ModelHostCore"], path: "Tests/ModelHostTestKit"),
         .testTarget(name: "ModelHostCoreTests", dependencies: ["ModelHostCore"]),
@@ -70,6 +79,7 @@ let package = Package(
         .testTarget(name: "CircuitBreakerTests", dependencies: ["CircuitBreaker", "ModelManifest", "ModelHostCore", "ModelHostTestKit"]),
         .testTarget(name: "PluginKitTests", dependencies: ["PluginKit", "CModelHostPlugin"]),
         .testTarget(name: "PluginLoaderTests", dependencies: ["PluginLoader", "ModelHostCore", "ModelManifest", "ModelHostTestKit"]),
+        .testTarget(name: "FaultPluginTests", dependencies: ["Scheduler", "PluginLoader", "ModelManifest", "ModelHostCore", "ModelHostTestKit"]),
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "PluginLoader", "ModelManifest", "ModelHostCore", "ModelHostTestKit", "CircuitBreaker"]),
         .testTarget(name: "ModelRegistryTests", dependencies: ["ModelRegistry", "Scheduler", "PluginLoader", "ModelManifest", "ModelHostCore", "ModelHostTestKit"]),
         .testTarget(
@@ -91,7 +101,8 @@ let package = Package(
 )
 
 // Strict settings for every Swift target, in one place.
-for target in package.targets where target.name != "CModelHostPlugin" && target.name != "EchoPlugin" {
+let cTargets: Set = ["CModelHostPlugin", "EchoPlugin", "FaultPluginCore", "FaultPlugin", "FaultBatchPlugin"]
+for target in package.targets where !cTargets.contains(target.name) {
     var settings = target.swiftSettings ?? []
     // Require `any` for existential types (SE-0335).
     settings.append(.enableUpcomingFeature("ExistentialAny"))

@@ -45,12 +45,23 @@ public struct BundleError: Error, Sendable, Hashable, CustomStringConvertible {
     public var bundle: String
     /// What is wrong and, where there is one, the fix.
     public var message: String
+    /// Whether the failure may pass if the load is tried again: set when the plugin's `create`
+    /// returned `MH_ERROR_UNAVAILABLE` (code ``Code/createFailed``). Every other failure is
+    /// permanent until the bundle changes. Default `false`.
+    public var isTransient: Bool
 
     /// Creates an error.
-    public init(_ code: Code, bundle: String, _ message: String) {
+    ///
+    /// - Parameters:
+    ///   - code: The check that failed.
+    ///   - bundle: The bundle directory.
+    ///   - message: What is wrong and the fix.
+    ///   - isTransient: Whether trying the load again may succeed.
+    public init(_ code: Code, bundle: String, _ message: String, isTransient: Bool = false) {
         self.code = code
         self.bundle = bundle
         self.message = message
+        self.isTransient = isTransient
     }
 
     public var description: String { "\(bundle): \(code): \(message)" }

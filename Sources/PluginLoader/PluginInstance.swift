@@ -36,7 +36,8 @@ public final class PluginInstance: @unchecked Sendable {
 
     /// Calls the plugin's `create` on the current thread.
     ///
-    /// - Throws: ``BundleError`` with ``BundleError/Code/createFailed`` and the plugin's message.
+    /// - Throws: ``BundleError`` with ``BundleError/Code/createFailed`` and the plugin's message,
+    ///   transient (``BundleError/isTransient``) when the plugin returned `MH_ERROR_UNAVAILABLE`.
     static func create(library: PluginLibrary, bundle: BundleVerifier.VerifiedBundle) throws(BundleError) -> PluginInstance {
         let manifest = bundle.manifest
         let config = manifest.config.jsonText
@@ -49,7 +50,10 @@ public final class PluginInstance: @unchecked Sendable {
         }
         guard status == MH_OK, let instance else {
             let message = status == MH_OK ? "create reported success but returned no instance" : error.text
-            throw BundleError(.createFailed, bundle: bundle.directory, "plugin \"\(manifest.name)\" failed to create an instance: \(message)")
+            throw BundleError(
+                .createFailed, bundle: bundle.directory, "plugin \"\(manifest.name)\" failed to create an instance: \(message)",
+                isTransient: status == MH_ERROR_UNAVAILABLE
+            )
         }
         return PluginInstance(library: library, handle: instance, manifest: manifest)
     }

@@ -17,6 +17,13 @@ public actor Scheduler {
         /// `limits.loadTimeoutMs`. A load that overruns fails and its thread is abandoned.
         /// Default 60 seconds.
         public var loadTimeout: Duration = .seconds(60)
+        /// Loads in all, the first included, of a bundle whose plugin says at `create` that it
+        /// cannot start now (`MH_ERROR_UNAVAILABLE`: a dependency not up yet). Invalid bundles
+        /// and other failures are never retried. All attempts share the load timeout. Default 3.
+        public var loadAttempts: Int = 3
+        /// The wait before the first load retry; each further retry waits twice as long as the
+        /// one before. Default 500 milliseconds.
+        public var loadRetryDelay: Duration = .milliseconds(500)
 
         /// Creates a configuration with every field at its default.
         public init() {}
@@ -79,7 +86,8 @@ public actor Scheduler {
         if let breakers { breakerEvents = breakers.eventSink(model: name, version: version) }
         let serving = ServingVersion(name: name, version: version, watchdog: watchdog, events: events, breakerEvents: breakerEvents)
         let loaded: PluginLoader.LoadedBundle
-        switch await serving.load(bundleAt: directory, timeout: timeout, loader: loader) {
+        let retries = ServingVersion.LoadRetries(attempts: max(1, configuration.loadAttempts), firstDelay: configuration.loadRetryDelay)
+        switch await serving.load(bundleAt: directory, timeout: timeout, loader: loader, retries: retries) {
         case .success(let bundle): loaded = bundle
         case .failure(let error): return .failure(error)
         }

@@ -12,6 +12,9 @@ public struct SchedulerEvent: Sendable, CustomStringConvertible {
         case loadTimedOut(timeout: Duration)
         /// A load that had timed out finished after all; what it made was destroyed.
         case lateLoadDiscarded
+        /// Attempt `attempt` to load failed with a transient error (the plugin's `create` said
+        /// `MH_ERROR_UNAVAILABLE`); the next starts after `delay`.
+        case loadRetrying(attempt: Int, delay: Duration, reason: String)
         /// The version shut down. `isDestroyed` says whether its instance was destroyed and its
         /// threads ended; `stillRunning` counts calls still in the plugin (abandoned, with their
         /// threads; the instance is destroyed if they ever return).
@@ -37,6 +40,7 @@ public struct SchedulerEvent: Sendable, CustomStringConvertible {
         case .callOverranDeadline(let overrun): "\(model) \(version): a call ran \(overrun) past its deadline"
         case .loadTimedOut(let timeout): "\(model) \(version): loading did not finish within \(timeout); its thread is abandoned"
         case .lateLoadDiscarded: "\(model) \(version): a load that had timed out finished; its instance was destroyed"
+        case .loadRetrying(let attempt, let delay, let reason): "\(model) \(version): load attempt \(attempt) failed (\(reason)); retrying in \(delay)"
         case .shutDown(let isDestroyed, let stillRunning):
             "\(model) \(version): shut down (\(isDestroyed ? "instance destroyed" : "instance not destroyed"), \(stillRunning) calls still running)"
         }

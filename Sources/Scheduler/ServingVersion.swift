@@ -295,13 +295,15 @@ public final class ServingVersion: Sendable {
     /// its threads. When the timeout passes first, the version is given up: its thread is
     /// abandoned to whatever plugin code holds it, and if that code ever returns, what it made
     /// is destroyed there.
-    func load(bundleAt directory: String, timeout: Duration, loader: PluginLoader) async -> Result<PluginLoader.LoadedBundle, BundleError> {
+    func load(
+        bundleAt directory: String, timeout: Duration, loader: PluginLoader, retries: LoadRetries = .init()
+    ) async -> Result<PluginLoader.LoadedBundle, BundleError> {
         let isLoaded = await wait(
             for: .loaded, until: .now.advanced(by: timeout),
             timesOut: { $0.machine.abandonLoading() },
             then: {
                 Self.startThread(named: self.threadName(0)) {
-                    self.runLoad(bundleAt: directory, loader: loader)
+                    self.runLoad(bundleAt: directory, loader: loader, retries: retries)
                 }
             }
         )
@@ -316,13 +318,38 @@ public final class ServingVersion: Sendable {
         ))
     }
 
-    /// The load, on the version's first thread; it then becomes that thread's work loop.
-    private func runLoad(bundleAt directory: String, loader: PluginLoader) {
-        let result: Result<PluginLoader.LoadedBundle, BundleError>
-        do {
-            result = .success(try loader.load(bundleAt: directory))
-        } catch {
-            result = .failure(error)
+    /// How often a load whose plugin is not ready yet is tried.
+    struct LoadRetries: Sendable {
+        /// Attempts in all.
+        var attempts = 1
+        /// The wait before the first retry; doubled before each further one.
+        var firstDelay: Duration = .zero
+    }
+
+    /// The load, on the version's first thread; it then becomes that thread's work loop. A
+    /// transient failure is tried again, with backoff, while the load has not been given up.
+    private func runLoad(bundleAt directory: String, loader: PluginLoader, retries: LoadRetries) {
+        var result: Result<PluginLoader.LoadedBundle, BundleError>
+        var attempt = 1
+        var delay = retries.firstDelay
+        while true {
+            do {
+                result = .success(try loader.load(bundleAt: directory))
+            } catch {
+                result = .failure(error)
+            }
+            guard case .failure(var error) = result, error.isTransient else { break }
+            guard attempt < retries.attempts else {
+                if attempt > 1 { error.message += " (gave up after \(attempt) attempts)" }
+                result = .failure(error)
+                break
+            }
+            guard state.withLock({ $0.machine.lifecycle == .loading }) else { return }
+            events(SchedulerEvent(model: name, version: version, kind: .loadRetrying(attempt: attempt, delay: delay, reason: error.message)))
+            // The version's own thread, before it serves: waiting here holds nobody else up.
+            Thread.sleep(forTimeInterval: Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18)
+            attempt += 1
+            delay *= 2
         }
         guard case .success(let loaded) = result else {
             let waiter = state.withLock { locked -> Waiter? in

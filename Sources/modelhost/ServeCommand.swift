@@ -206,6 +206,8 @@ struct ServeCommand: AsyncParsableCommand {
             logger.error("loading timed out; its thread is abandoned", metadata: metadata.merging(["timeout": "\(timeout)"]) { $1 })
         case .lateLoadDiscarded:
             logger.notice("a load that had timed out finished; its instance was destroyed", metadata: metadata)
+        case .loadRetrying(let attempt, let delay, let reason):
+            logger.warning("the plugin cannot start yet; retrying the load", metadata: metadata.merging(["attempt": "\(attempt)", "delay": "\(delay)", "reason": "\(reason)"]) { $1 })
         case .shutDown(let isDestroyed, let stillRunning):
             if stillRunning > 0 {
                 logger.error("version shut down with calls still running; their threads are abandoned", metadata: metadata.merging(["running": "\(stillRunning)"]) { $1 })
