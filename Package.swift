@@ -86,7 +86,10 @@ let package = Package(
                 .product(name: "InMemoryLogging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "modelhostTests", dependencies: ["ModelHostTestKit", "modelhost"]),
+        .testTarget(
+            name: "modelhostTests",
+            dependencies: ["ModelHostTestKit", "modelhost", "CircuitBreaker", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         .testTarget(name: "IntentClassifierModelTests", dependencies: ["IntentClassifierModel", "PluginKit"]),
         .testTarget(name: "AnomalyDetectorModelTests", dependencies: ["AnomalyDetectorModel", "PluginKit"]),
     ],
