@@ -41,11 +41,9 @@ struct BreakerCommand: AsyncParsableCommand {
     func run() async throws {
         let server = try serverOptions.serverURL()
         try await CommandFailure.reporting { () async throws(CommandFailure) in
-            let (client, keyVariable) = try AdminClient.make(server: server, keys: .admin)
+            let call = try ServerCall(server: server, keys: .admin)
             let body = Array(#"{"state":"\#(state.rawValue)"}"#.utf8)
-            let report = try await client.call(
-                .POST, "/admin/models/\(model)/versions/\(version)/breaker", json: body, keys: .admin, keyVariable: keyVariable, as: Report.self
-            )
+            let report = try await call.send(.POST, "/admin/models/\(model)/versions/\(version)/breaker", json: body, as: Report.self)
             print("\(report.name) \(report.version): \(report.breaker.summary)")
         }
     }

@@ -22,8 +22,7 @@ struct HealthCommand: AsyncParsableCommand {
     func run() async throws {
         let server = try serverOptions.serverURL()
         try await CommandFailure.reporting { () async throws(CommandFailure) in
-            let (client, keyVariable) = try AdminClient.make(server: server, keys: .metadata)
-            let report = try await client.call(.GET, "/health", keys: .metadata, keyVariable: keyVariable, as: Report.self)
+            let report = try await ServerCall(server: server, keys: .metadata).send(.GET, "/health", as: Report.self)
             print(Self.table(report), terminator: "")
         }
     }

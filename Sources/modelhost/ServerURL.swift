@@ -32,6 +32,9 @@ struct ServerURL: Sendable, Hashable, CustomStringConvertible {
         if components.query != nil || components.fragment != nil {
             throw ServerURLError("\(text): a server URL takes no query or fragment")
         }
+        if let port = components.port, !(1...65535).contains(port) {
+            throw ServerURLError("\(text): the port must be 1 to 65535")
+        }
         self.host = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
         self.port = components.port ?? 80
         var path = components.percentEncodedPath

@@ -66,6 +66,8 @@ import Glibc
         #expect(proxied.description == "http://[::1]:9000/modelhost")
         #expect(throws: ServerURLError.self) { try ServerURL(parsing: "http://") }
         #expect(throws: ServerURLError.self) { try ServerURL(parsing: "http://host:8080/?debug=1") }
+        #expect(throws: ServerURLError.self) { try ServerURL(parsing: "http://host:0") }
+        #expect(throws: ServerURLError.self) { try ServerURL(parsing: "http://host:70000") }
     }
 
     @Test func keysComeFromTheEnvironmentInOrder() throws {

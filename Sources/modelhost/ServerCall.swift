@@ -1,36 +1,45 @@
 import Foundation
 import NIOHTTP1
 
-/// What the commands that call a server share: finding the key, turning every way a call can
-/// fail into one clear line and an exit status, and decoding the answer.
-extension AdminClient {
-    /// A client for `server` with the key from `keys`, if one is set.
+/// One command's calls to a server: the client with the key found in the environment, every way a
+/// call can fail turned into one clear line and an exit status, and the answer decoded.
+struct ServerCall: Sendable {
+    /// The client.
+    let client: AdminClient
+    /// Where the key was looked for.
+    let keys: KeySource
+    /// The variable the key came from; `nil` when none was set and requests carry no key.
+    let keyVariable: String?
+
+    /// A call to `server` with the key from `keys`, if one is set.
     ///
     /// - Throws: ``CommandFailure`` when a key variable is unusable.
-    static func make(server: ServerURL, keys: KeySource) throws(CommandFailure) -> (client: AdminClient, keyVariable: String?) {
+    init(server: ServerURL, keys: KeySource) throws(CommandFailure) {
         let found = try keys.key()
-        return (AdminClient(configuration: Configuration(server: server, key: found?.key)), found?.variable)
+        client = AdminClient(configuration: AdminClient.Configuration(server: server, key: found?.key))
+        self.keys = keys
+        keyVariable = found?.variable
     }
 
     /// Sends a request and decodes a successful answer as `Answer`.
     ///
     /// - Parameters:
-    ///   - keys: Where the key came from, for the messages of 401 and 403.
-    ///   - keyVariable: The variable the key was read from, `nil` if none was set.
+    ///   - method: The method.
+    ///   - path: The route, starting with `/`.
+    ///   - body: A JSON body, if any.
+    /// - Returns: The decoded answer.
     /// - Throws: ``CommandFailure``: the server's message and code for an error response, which
     ///   URL could not be reached, or what was wrong with the answer.
-    func call<Answer: Decodable>(
-        _ method: HTTPMethod, _ path: String, json body: [UInt8]? = nil, keys: KeySource, keyVariable: String?, as _: Answer.Type
-    ) async throws(CommandFailure) -> Answer {
-        let response: Response
+    func send<Answer: Decodable>(_ method: HTTPMethod, _ path: String, json body: [UInt8]? = nil, as _: Answer.Type) async throws(CommandFailure) -> Answer {
+        let response: AdminClient.Response
         do {
-            response = try await send(method, path, json: body)
+            response = try await client.send(method, path, json: body)
         } catch {
             throw CommandFailure(error.code == .invalidResponse ? .badAnswer : .unreachable, error.message)
         }
-        let server = configuration.server
+        let server = client.configuration.server
         guard (200..<300).contains(response.status.code) else {
-            throw Self.failure(for: response, from: server, keys: keys, keyVariable: keyVariable)
+            throw failure(for: response)
         }
         do {
             return try JSONDecoder().decode(Answer.self, from: Data(response.body))
@@ -40,7 +49,8 @@ extension AdminClient {
     }
 
     /// The failure an error response stands for.
-    private static func failure(for response: Response, from server: ServerURL, keys: KeySource, keyVariable: String?) -> CommandFailure {
+    private func failure(for response: AdminClient.Response) -> CommandFailure {
+        let server = client.configuration.server
         let status = response.status
         guard let error = response.serverError else {
             return CommandFailure(.badAnswer, "\(server) answered \(status.code) \(status.reasonPhrase) without a ModelHost error body (is it a ModelHost server?)")
