@@ -53,6 +53,9 @@ let package = Package(
                 "ModelHostCore", "ModelManifest", "PluginLoader", "Scheduler", "ModelRegistry", "Gatekeeper", "ModelHostHTTP", "CircuitBreaker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
 
@@ -93,7 +96,10 @@ let package = Package(
                 .product(name: "InMemoryLogging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "modelhostTests", dependencies: ["ModelHostTestKit", "modelhost"]),
+        .testTarget(
+            name: "modelhostTests",
+            dependencies: ["ModelHostTestKit", "modelhost", "CircuitBreaker", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         .testTarget(name: "IntentClassifierModelTests", dependencies: ["IntentClassifierModel", "PluginKit"]),
         .testTarget(name: "AnomalyDetectorModelTests", dependencies: ["AnomalyDetectorModel", "PluginKit"]),
     ],

@@ -1,12 +1,13 @@
 import ArgumentParser
 
-/// The `modelhost` command: serve models, validate bundles, assemble bundles.
+/// The `modelhost` command: serve models, validate and assemble bundles, manage keys, and operate a
+/// running server.
 @main
 struct ModelHostCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "modelhost",
         abstract: "Serve ML models from native plugins over the Open Inference Protocol.",
         version: "0.1.0",
-        subcommands: [ServeCommand.self, ValidateCommand.self, BundleCommand.self, KeysCommand.self]
+        subcommands: [ServeCommand.self, ValidateCommand.self, BundleCommand.self, KeysCommand.self, BreakerCommand.self, HealthCommand.self]
     )
 }

@@ -35,8 +35,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The address to listen on.")
     var host: String = "127.0.0.1"
 
+    /// The port `serve` listens on, and the one the commands that call a server assume.
+    static let defaultPort = 8080
+
     @Option(name: .long, help: "The port to listen on (0 picks a free port).")
-    var port: Int = 8080
+    var port: Int = defaultPort
 
     @Option(name: .long, help: "The keys file (hashes only; see `modelhost keys`). Reloaded when it changes.")
     var keys: String?

@@ -4,30 +4,9 @@ import Testing
 
 /// The `modelhost` binary as an operator runs it.
 @Suite struct ModelHostCommandTests {
-    struct Run: Sendable {
-        var status: Int32
-        var output: String
-        var errors: String
-    }
-
-    /// Runs the binary with `arguments` on a thread of its own and waits for it.
-    private func modelhost(_ arguments: String...) async throws -> Run {
-        try await onThread { try Self.run(arguments) }
-    }
-
-    private static func run(_ arguments: [String]) throws -> Run {
-        let process = Process()
-        process.executableURL = TestPaths.buildDirectory.appendingPathComponent("modelhost")
-        process.arguments = arguments
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let out = output.fileHandleForReading.readDataToEndOfFile()
-        let err = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, output: String(decoding: out, as: UTF8.self), errors: String(decoding: err, as: UTF8.self))
+    /// Runs the binary with `arguments` and waits for it.
+    private func modelhost(_ arguments: String...) async throws -> ModelHostRun {
+        try await ModelHostRun.run(arguments)
     }
 
     private func temporaryDirectory() throws -> String {
