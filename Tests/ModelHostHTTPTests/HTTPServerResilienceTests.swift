@@ -37,24 +37,28 @@ import Testing
         return (entry?["breaker"] as? [String: Any])?["state"] as? String
     }
 
-    /// Echo answers while the other model misbehaves: at least `share` of `count` requests
-    /// sent while `during` runs succeed (asserted loosely: the machine is shared).
+    /// Echo answers while the other model misbehaves: most requests sent to it while `body`
+    /// runs succeed (asserted loosely: the machine is shared, and tests run in parallel).
     private func echoStaysUp(_ client: TestHTTPClient, during body: () async throws -> Void) async throws {
         let probe = Task {
             var answered = 0
-            var sent = 0
+            var missed: [String] = []
             while !Task.isCancelled {
-                sent += 1
-                if (try? await client.send(.POST, "/v2/models/echo/infer", body: echoInferBody))?.status == .ok { answered += 1 }
+                do {
+                    let response = try await client.send(.POST, "/v2/models/echo/infer", body: echoInferBody)
+                    if response.status == .ok { answered += 1 } else { missed.append("\(response.status.code)") }
+                } catch {
+                    missed.append("\(error)")
+                }
                 try? await Task.sleep(for: .milliseconds(20))
             }
-            return (answered, sent)
+            return (answered, missed)
         }
         try await body()
         probe.cancel()
-        let (answered, sent) = await probe.value
-        #expect(sent > 0)
-        #expect(Double(answered) >= Double(sent) * 0.9, "echo answered \(answered) of \(sent)")
+        let (answered, missed) = await probe.value
+        #expect(answered > 0)
+        #expect(Double(answered) >= Double(answered + missed.count) * 0.75, "echo answered \(answered); missed: \(missed)")
     }
 
     @Test func aFailingPluginsBreakerOpensAndClosesAgainWhenThePluginRecovers() async throws {
@@ -63,7 +67,7 @@ import Testing
         FileManager.default.createFile(atPath: broken, contents: nil)
         try FaultBundle.make(
             "sick", config: ["mode": "controlled", "failWhileFileExists": broken, "failWith": "internal"], in: models,
-            breaker: ["consecutiveFailures": 3, "openDurationMs": 300, "halfOpenProbes": 2], retry: ["maxAttempts": 1]
+            breaker: ["consecutiveFailures": 3, "openDurationMs": 1500, "halfOpenProbes": 2], retry: ["maxAttempts": 1]
         )
         let server = try await server(models)
         let client = server.client
@@ -73,11 +77,12 @@ import Testing
             }
             let refused = try await client.send(.POST, "/v2/models/sick/infer", body: body([1]))
             #expect(refused.status == .serviceUnavailable)
-            #expect(refused.headers.first(name: "Retry-After") == "1")
+            // The seconds left of 1.5, rounded up.
+            #expect(refused.headers.first(name: "Retry-After").flatMap(Int.init).map { (1...2).contains($0) } == true)
             #expect(try await breakerState(client, of: "sick") == "open")
             // The plugin recovers; after the open duration the probes pass and the breaker closes.
             try FileManager.default.removeItem(atPath: broken)
-            try await Task.sleep(for: .milliseconds(400))
+            try await Task.sleep(for: .milliseconds(1600))
             for value in [2, 3] as [Float] {
                 let probe = try await client.send(.POST, "/v2/models/sick/infer", body: body([value]))
                 #expect(probe.status == .ok)
@@ -123,7 +128,7 @@ import Testing
         let models = try ModelsDirectory()
         let directory = try FaultBundle.make(
             "hung", config: ["mode": "hang", "honorCancel": true], in: models, limits: ["maxConcurrency": 2, "timeoutMs": 200],
-            breaker: ["consecutiveFailures": 2, "openDurationMs": 300, "halfOpenProbes": 1], retry: ["maxAttempts": 1]
+            breaker: ["consecutiveFailures": 2, "openDurationMs": 1500, "halfOpenProbes": 1], retry: ["maxAttempts": 1]
         )
         let server = try await server(models)
         let client = server.client
@@ -138,7 +143,7 @@ import Testing
             #expect(refused?.status == .serviceUnavailable)
             #expect(fast < .milliseconds(150))
             // The probe hangs as well; its deadline ends it and the breaker opens again.
-            try await Task.sleep(for: .milliseconds(350))
+            try await Task.sleep(for: .milliseconds(1600))
             var probe: TestHTTPClient.Response?
             let probing = try await clock.measure { probe = try await client.send(.POST, "/v2/models/hung/infer", body: body([1])) }
             #expect(probe?.status == .gatewayTimeout)

@@ -42,7 +42,7 @@ import Testing
         let events = Task { for await event in breakers.events { transitions.withLock { $0.append(event.transition) } } }
         let withRegistry = Scheduler(breakers: breakers)
         let (serving, library) = try await load(
-            "breaks", infer: Self.failing, sections: ["breaker": ["consecutiveFailures": 3, "openDurationMs": 300, "halfOpenProbes": 1]],
+            "breaks", infer: Self.failing, sections: ["breaker": ["consecutiveFailures": 3, "openDurationMs": 1500, "halfOpenProbes": 1]],
             scheduler: withRegistry, models: models
         )
         let infers = try FixtureBundle.counter("fixture_infers", inLibrary: library)
@@ -53,11 +53,11 @@ import Testing
         // Open: refused before the plugin, with the time left.
         let refused = await outcome(serving).failure
         #expect(refused?.code == .unavailable)
-        #expect(refused?.retryAfter.map { $0 > .zero && $0 <= .milliseconds(300) } == true)
+        #expect(refused?.retryAfter.map { $0 > .zero && $0 <= .milliseconds(1500) } == true)
         #expect(serving.breakerRefusal()?.code == .unavailable)
         #expect(infers() == 3)
         // After the open duration one probe goes out; it fails, and the breaker opens again.
-        try await Task.sleep(for: .milliseconds(400))
+        try await Task.sleep(for: .milliseconds(1600))
         #expect(serving.breakerRefusal() == nil)
         #expect((await outcome(serving)).failure?.code == .pluginError)
         #expect(infers() == 4)
