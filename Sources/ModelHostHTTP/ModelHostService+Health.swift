@@ -19,12 +19,7 @@ extension ModelHostService {
         for name in snapshot.models.keys.sorted() {
             for record in snapshot.models[name] ?? [] {
                 writer.beginObject()
-                writer.key("name")
-                writer.string(record.name)
-                writer.key("version")
-                writer.string(record.version)
-                writer.key("state")
-                writer.string(Self.state(of: record))
+                Self.writeIdentity(of: record, to: &writer)
                 if let serving = record.serving {
                     let breaker = serving.breakerSnapshot
                     if breaker.phase != .closed, breaker.phase != .disabled { isDegraded = true }
@@ -34,10 +29,8 @@ extension ModelHostService {
                     writer.number(serving.runningCount)
                     writer.key("queued")
                     writer.number(serving.queuedCount)
-                } else if let failure = record.failure {
-                    writer.key("reason")
-                    writer.string("\(failure.code): \(failure.message)")
                 }
+                Self.writeFailure(of: record, to: &writer)
                 writer.endObject()
             }
         }
@@ -48,9 +41,22 @@ extension ModelHostService {
         return writer.bytes
     }
 
-    /// A record's state as the repository index and `/health` spell it.
-    static func state(of record: ModelVersionRecord) -> String {
-        record.isReady ? "READY" : record.isLoading ? "LOADING" : "UNAVAILABLE"
+    /// A record's `name`, `version` and `state` (`READY`, `LOADING`, `UNAVAILABLE`), as the
+    /// repository index and `/health` write them.
+    static func writeIdentity(of record: ModelVersionRecord, to writer: inout JSONWriter) {
+        writer.key("name")
+        writer.string(record.name)
+        writer.key("version")
+        writer.string(record.version)
+        writer.key("state")
+        writer.string(record.isReady ? "READY" : record.isLoading ? "LOADING" : "UNAVAILABLE")
+    }
+
+    /// A failed record's `reason`: its error's code and message.
+    static func writeFailure(of record: ModelVersionRecord, to writer: inout JSONWriter) {
+        guard let failure = record.failure else { return }
+        writer.key("reason")
+        writer.string("\(failure.code): \(failure.message)")
     }
 
     /// A breaker's state as JSON: `{"state":…,"retryAfterMs":…,"failureRate":…,…}`.

@@ -108,22 +108,14 @@ extension ModelHostService {
             let active = snapshot.activeVersion(of: name)?.version
             for record in snapshot.models[name] ?? [] {
                 writer.beginObject()
-                writer.key("name")
-                writer.string(record.name)
-                writer.key("version")
-                writer.string(record.version)
-                writer.key("state")
-                writer.string(Self.state(of: record))
+                Self.writeIdentity(of: record, to: &writer)
                 writer.key("active")
                 writer.bool(record.version == active)
                 if let serving = record.serving {
                     writer.key("breaker")
                     writer.string(serving.breakerSnapshot.phase.rawValue)
                 }
-                if let failure = record.failure {
-                    writer.key("reason")
-                    writer.string("\(failure.code): \(failure.message)")
-                }
+                Self.writeFailure(of: record, to: &writer)
                 writer.endObject()
             }
         }

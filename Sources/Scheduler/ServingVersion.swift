@@ -81,7 +81,8 @@ public final class ServingVersion: Sendable {
         case finished
     }
 
-    fileprivate struct Locked {
+    /// Everything the version's lock guards.
+    struct Locked {
         var machine = Machine()
         var loadOutcome: Result<PluginLoader.LoadedBundle, BundleError>?
         var instance: PluginInstance?
@@ -89,7 +90,7 @@ public final class ServingVersion: Sendable {
         var parkers: [DispatchSemaphore] = []
         /// One flag per thread, raised when its call is no longer wanted.
         var flags: [CancellationFlag] = []
-        var waiters: [Event: Waiter] = [:]
+        fileprivate var waiters: [Event: Waiter] = [:]
         /// The manifest's retry policy; `nil` when it makes one attempt only.
         var retry: RetryPolicy<SplitMix64>?
         /// The version's circuit breaker, from its manifest; `nil` until it is ready.
@@ -103,14 +104,14 @@ public final class ServingVersion: Sendable {
     /// The version's text.
     public let version: String
 
-    private let state = Mutex(Locked())
+    let state = Mutex(Locked())
     /// Counts submissions, so a thread that polls before parking sees new work without the lock.
     private let submissions = Atomic<UInt64>(0)
     /// Whether the version joins requests into batches; set once, when it becomes ready.
     private let isBatching = Atomic<Bool>(false)
     private let watchdog: DeadlineWatchdog
     private let events: @Sendable (SchedulerEvent) -> Void
-    private let breakerEvents: @Sendable (BreakerTransition) -> Void
+    let breakerEvents: @Sendable (BreakerTransition) -> Void
 
     init(
         name: String, version: String, watchdog: DeadlineWatchdog, events: @escaping @Sendable (SchedulerEvent) -> Void,
@@ -189,15 +190,6 @@ public final class ServingVersion: Sendable {
     private enum Admission {
         case breakerOpen(retryAfter: Duration?)
         case machine(Machine.SubmitAction)
-    }
-
-    /// The refusal a request gets now if the version's breaker is open, before any work is done
-    /// for it (its body is not even read); `nil` when a call may go out. It takes no probe slot:
-    /// ``submit(_:)`` decides for real.
-    public func breakerRefusal() -> ModelHostError? {
-        let now = ContinuousClock.now
-        guard case .refused(let retryAfter)? = state.withLock({ $0.breaker?.refusal(now: now) }) else { return nil }
-        return breakerError(retryAfter: retryAfter)
     }
 
     /// Gives up on a job whose caller went away: it leaves the queue, or, if running, its
@@ -472,7 +464,7 @@ public final class ServingVersion: Sendable {
     }
 
     /// What a call returned: one result, or one for each member of a batch.
-    fileprivate enum Outcome {
+    enum Outcome {
         case single(Result<[Tensor], ModelHostError>)
         case batch([Result<[Tensor], ModelHostError>])
     }
@@ -628,21 +620,6 @@ public final class ServingVersion: Sendable {
         }
     }
 
-    private func breakerError(retryAfter: Duration?) -> ModelHostError {
-        guard let retryAfter else {
-            return ModelHostError(.unavailable, "model \"\(name)\" version \(version) is taken out of service by an operator (its circuit breaker is forced open)", modelVersion: version)
-        }
-        return ModelHostError(
-            .unavailable, "model \"\(name)\" version \(version) is failing: its circuit breaker is open for another \(Self.describe(retryAfter))",
-            modelVersion: version, retryAfter: retryAfter
-        )
-    }
-
-    /// Reports breaker transitions made under the lock.
-    private func report(_ transitions: [BreakerTransition]) {
-        for transition in transitions { breakerEvents(transition) }
-    }
-
     private func timeoutError(_ job: InferenceJob) -> ModelHostError {
         ModelHostError(.timeout, "model \"\(name)\" version \(version) did not answer within \(Self.describe(job.timeout))", modelVersion: version)
     }
@@ -696,33 +673,6 @@ extension ServingVersion {
 }
 
 extension ServingVersion.Locked {
-    /// Hands a call's permit back to the breaker with its outcome.
-    fileprivate mutating func record(_ outcome: ServingVersion.Breaker.Outcome, of call: ServingVersion.Call, duration: Duration, now: ContinuousClock.Instant) {
-        guard let permit = call.permit, breaker != nil else { return }
-        if let transition = breaker!.record(outcome, duration: duration, for: permit, now: now) { transitions.append(transition) }
-    }
-
-    /// Records the outcome of each job a finished call answers.
-    fileprivate mutating func record(_ finish: ServingVersion.Machine.FinishAction?, outcome: ServingVersion.Outcome, duration: Duration, now: ContinuousClock.Instant) {
-        switch (finish, outcome) {
-        case (.deliver(let call, _, _)?, .single(let result)):
-            record(ServingVersion.breakerOutcome(of: result), of: call, duration: duration, now: now)
-        case (.deliverBatch(let calls)?, .batch(let results)):
-            for (call, result) in zip(calls, results) {
-                if let call { record(ServingVersion.breakerOutcome(of: result), of: call, duration: duration, now: now) }
-            }
-        default:
-            break
-        }
-    }
-
-    /// Takes the transitions to report.
-    fileprivate mutating func takeTransitions() -> [BreakerTransition] {
-        guard !transitions.isEmpty else { return [] }
-        defer { transitions = [] }
-        return transitions
-    }
-
     /// When a single call failed and the version's retry policy wants it tried again, schedules
     /// the retry in place of delivering the failure.
     ///
@@ -758,40 +708,6 @@ extension ServingVersion.Locked {
     /// The drain waiter, if the version is draining and has nothing left to do.
     fileprivate mutating func takeWaiterIfDrained() -> ServingVersion.Waiter? {
         machine.isDrained ? takeWaiter(.drained) : nil
-    }
-}
-
-extension ServingVersion {
-    /// What a call's result means to the breaker: the plugin failing (`unavailable`,
-    /// `plugin_error`, `timeout`) is a failure; the caller's faults, overload and cancellation
-    /// say nothing about the plugin.
-    static func breakerOutcome(of result: Result<[Tensor], ModelHostError>) -> Breaker.Outcome {
-        switch result {
-        case .success: .success
-        case .failure(let error) where error.code == .unavailable || error.code == .pluginError || error.code == .timeout: .failure
-        case .failure: .ignored
-        }
-    }
-}
-
-extension ServingVersion: BreakerControl {
-    /// The breaker's state now; `closed` with nothing recorded before the version is ready.
-    public var breakerSnapshot: BreakerSnapshot {
-        let now = ContinuousClock.now
-        return state.withLock { $0.breaker?.snapshot(now: now) }
-            ?? BreakerSnapshot(phase: .closed, retryAfter: nil, callsInWindow: 0, failureRate: 0, consecutiveFailures: 0, opens: 0)
-    }
-
-    /// Sets the breaker as an operator asks, and reports the transition.
-    public func overrideBreaker(_ override: BreakerOverride) -> BreakerSnapshot {
-        let now = ContinuousClock.now
-        let (snapshot, transition) = state.withLock { locked -> (BreakerSnapshot?, BreakerTransition?) in
-            guard locked.breaker != nil else { return (nil, nil) }
-            let transition = locked.breaker!.override(override, now: now)
-            return (locked.breaker!.snapshot(now: now), transition)
-        }
-        if let transition { breakerEvents(transition) }
-        return snapshot ?? breakerSnapshot
     }
 }
 
