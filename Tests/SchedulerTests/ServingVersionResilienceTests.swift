@@ -93,12 +93,13 @@ import Testing
             "hangs", infer: gate.wait + "return MH_OK;", prelude: gate.prelude, limits: ["maxConcurrency": 2],
             sections: ["breaker": ["consecutiveFailures": 1, "openDurationMs": 100, "halfOpenProbes": 1]], scheduler: scheduler, models: models
         )
-        #expect((await outcome(serving, timeout: .milliseconds(100))).failure?.code == .timeout)
+        #expect((await outcome(serving, timeout: .milliseconds(500))).failure?.code == .timeout)
         #expect(serving.breakerSnapshot.phase == .open)
         try await Task.sleep(for: .milliseconds(200))
         // The probe hangs too: its deadline fails it and the breaker reopens, not wedged half-open.
-        #expect((await outcome(serving, timeout: .milliseconds(100))).failure?.code == .timeout)
+        #expect((await outcome(serving, timeout: .milliseconds(500))).failure?.code == .timeout)
         #expect(serving.breakerSnapshot.phase == .open)
+        #expect(serving.breakerSnapshot.opens == 2)
         try FixtureBundle.function("fixture_open_gate", inLibrary: library)()
         _ = await scheduler.shutDownAll(gracePeriod: .seconds(5))
     }
