@@ -82,10 +82,11 @@ import Testing
 
     @Test func aSlowPluginAnswersEveryCallerAtItsDeadline() async throws {
         // The scenario that answered 200 after 1.5, 3, 4.5 and 6 s: now every caller gets 504 at
-        // the deadline, and nothing waits behind a call that overran (the last of four callers
-        // served one after another would wait 6 s).
+        // the deadline, and nothing waits behind a call that overran (served one after another,
+        // the second of four callers would wait 3 s and the last 12 s). The bound leaves room for
+        // a machine busy with the rest of the suite.
         let models = try ModelsDirectory()
-        try await FixtureBundle.make("slow", source: FixtureSource.make(infer: FixtureSource.sleepingEcho(milliseconds: 1500)), in: models, limits: ["timeoutMs": 300])
+        try await FixtureBundle.make("slow", source: FixtureSource.make(infer: FixtureSource.sleepingEcho(milliseconds: 3000)), in: models, limits: ["timeoutMs": 300])
         let live = try await LiveServer(models: models)
         await live.loaded()
         let client = live.client
@@ -100,7 +101,7 @@ import Testing
             return try await group.reduce(into: []) { $0.append($1) }
         }
         #expect(results.allSatisfy { $0.0 == .gatewayTimeout }, "\(results)")
-        #expect(results.allSatisfy { $0.1 < .milliseconds(1400) }, "\(results)")
+        #expect(results.allSatisfy { $0.1 < .milliseconds(2800) }, "\(results)")
         await live.stop()
     }
 

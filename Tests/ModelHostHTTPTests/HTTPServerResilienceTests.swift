@@ -157,7 +157,7 @@ import Testing
     @Test func concurrentCallersOfABatchingModelEachGetTheirOwnRowsFromFewerCalls() async throws {
         let models = try ModelsDirectory()
         let directory = try FaultBundle.make(
-            "batched", config: ["mode": "batch", "callCostUs": 20_000], in: models,
+            "batched", config: ["mode": "batch", "callCostUs": 5_000], in: models,
             limits: ["maxBatch": 16, "batchDelayMs": 20, "maxConcurrency": 1, "maxQueue": 128, "timeoutMs": 10_000, "requestsPerSecond": 10_000, "burst": 1000]
         )
         let server = try await server(models)

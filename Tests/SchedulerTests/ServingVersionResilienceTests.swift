@@ -190,16 +190,16 @@ import Testing
             sections: ["retry": ["maxAttempts": 10, "baseDelayMs": 10_000, "maxDelayMs": 10_000], "breaker": ["consecutiveFailures": 100, "minimumCalls": 100, "windowSize": 100]],
             scheduler: scheduler, models: models
         )
-        let started = ContinuousClock.now
-        var retried = 0
+        let clock = ContinuousClock()
         for _ in 0..<10 {
-            let failure = await outcome(serving, timeout: .milliseconds(200)).failure
+            var failure: ModelHostError?
+            let elapsed = await clock.measure { failure = await outcome(serving, timeout: .milliseconds(200)).failure }
+            // A backoff of up to 10 s is made only when it ends before the deadline, so every
+            // caller has its answer about when its 200 ms are up, never 10 s later.
             #expect(failure?.code == .unavailable || failure?.code == .timeout)
-            if failure?.code == .timeout { retried += 1 }
+            #expect(elapsed < .seconds(2), "a request took \(elapsed)")
         }
-        // Backoffs of up to 10 s never outlast a 200 ms deadline: most are not even tried.
-        #expect(started.duration(to: .now) < .seconds(8))
-        #expect(try FixtureBundle.counter("fixture_infers", inLibrary: library)() == 10 + retried)
+        #expect(try FixtureBundle.counter("fixture_infers", inLibrary: library)() >= 10)
         _ = await scheduler.shutDownAll(gracePeriod: .seconds(2))
     }
 
