@@ -294,18 +294,6 @@ func timedCall(_ serving: ServingVersion, _ values: [Float], timeout: Duration) 
     }
 }
 
-/// Waits, polling every 10 ms, until `condition` holds; records an issue after `limit`.
-func waitUntil(_ limit: Duration, _ condition: () -> Bool) async throws {
-    let deadline = ContinuousClock.now.advanced(by: limit)
-    while !condition() {
-        guard ContinuousClock.now < deadline else {
-            Issue.record("the condition did not hold within \(limit)")
-            return
-        }
-        try await Task.sleep(for: .milliseconds(10))
-    }
-}
-
 /// The CPU time the process has used so far, user and system.
 func processCPUTime() -> Duration {
     var usage = rusage()

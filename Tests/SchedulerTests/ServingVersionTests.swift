@@ -325,18 +325,6 @@ func timedResult(of serving: ServingVersion, timeout: Duration) async -> (Outcom
     }
 }
 
-/// Waits, polling every 10 ms, until `condition` holds; fails after `limit`.
-func waitUntil(_ limit: Duration = .seconds(10), _ condition: () -> Bool) async throws {
-    let deadline = ContinuousClock.now.advanced(by: limit)
-    while !condition() {
-        guard ContinuousClock.now < deadline else {
-            Issue.record("the condition did not hold within \(limit)")
-            return
-        }
-        try await Task.sleep(for: .milliseconds(10))
-    }
-}
-
 /// The single INT32 element of the only output.
 func int32(of outputs: [Tensor]) throws -> Int32 {
     let output = try #require(outputs.first)
