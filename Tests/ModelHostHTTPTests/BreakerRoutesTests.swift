@@ -105,6 +105,28 @@ import Testing
         await server.stop()
     }
 
+    @Test func versionsOfOneModelHaveBreakersOfTheirOwn() async throws {
+        let models = try ModelsDirectory()
+        try FaultBundle.make("twins", config: ["mode": "fail", "failWith": "internal"], in: models, version: "1.0.0", breaker: ["consecutiveFailures": 1])
+        try FaultBundle.make("twins", config: [:], in: models, version: "2.0.0", breaker: ["consecutiveFailures": 1])
+        let server = try await LiveServer(models: models, breakers: BreakerRegistry())
+        await server.loaded()
+        let client = server.client
+        let body = #"{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}]}"#
+        #expect(try await client.send(.POST, "/v2/models/twins/versions/1.0.0/infer", body: body).status == .internalServerError)
+        #expect(try await client.send(.POST, "/v2/models/twins/versions/1.0.0/infer", body: body).status == .serviceUnavailable)
+        // The other version, and the active route to it, are untouched.
+        #expect(try await client.send(.POST, "/v2/models/twins/versions/2.0.0/infer", body: body).status == .ok)
+        #expect(try await client.send(.POST, "/v2/models/twins/infer", body: body).status == .ok)
+        let index = try await client.send(.POST, "/v2/repository/index")
+        let entries = (try? JSONSerialization.jsonObject(with: Data(index.body.utf8))) as? [[String: Any]] ?? []
+        let states = Dictionary(uniqueKeysWithValues: entries.compactMap { entry in
+            (entry["version"] as? String).map { ($0, entry["breaker"] as? String) }
+        })
+        #expect(states == ["1.0.0": "open", "2.0.0": "closed"])
+        await server.stop()
+    }
+
     @Test func anOverrideOfAnUnknownVersionIsNotFound() async throws {
         let (server, _) = try await server()
         let response = try await server.client.send(.POST, "/admin/models/echo/versions/9.9.9/breaker", body: #"{"state": "closed"}"#)
