@@ -64,7 +64,7 @@ import Testing
     @Test func aFailingPluginsBreakerOpensAndClosesAgainWhenThePluginRecovers() async throws {
         let models = try ModelsDirectory()
         let broken = models.path + "/broken"
-        FileManager.default.createFile(atPath: broken, contents: nil)
+        #expect(FileManager.default.createFile(atPath: broken, contents: nil))
         try FaultBundle.make(
             "sick", config: ["mode": "controlled", "failWhileFileExists": broken, "failWith": "internal"], in: models,
             breaker: ["consecutiveFailures": 3, "openDurationMs": 1500, "halfOpenProbes": 2], retry: ["maxAttempts": 1]
