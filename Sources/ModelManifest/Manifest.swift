@@ -32,6 +32,8 @@ public struct Manifest: Sendable, Hashable, Decodable {
     public var breaker: BreakerSettings
     /// Retry settings. Default ``RetrySettings/init()``.
     public var retry: RetrySettings
+    /// What the version does once ready, and how it is watched.
+    public var rollout: RolloutSettings
     /// Requests run once before the version is ready. Default none.
     public var warmup: [WarmupSample]
     /// The plugin's own configuration, passed to it as JSON. Default `{}`.
@@ -41,7 +43,7 @@ public struct Manifest: Sendable, Hashable, Decodable {
 
     private enum CodingKeys: String, CodingKey, CaseIterable {
         case manifestVersion, name, version, library, sha256, abiVersion, platform, inputs, outputs
-        case limits, breaker, retry, warmup, config, metadata
+        case limits, breaker, retry, rollout, warmup, config, metadata
     }
 
     public init(from decoder: any Decoder) throws {
@@ -82,6 +84,7 @@ public struct Manifest: Sendable, Hashable, Decodable {
         limits = try container.decode(.limits, default: ModelLimits())
         breaker = try container.decode(.breaker, default: BreakerSettings())
         retry = try container.decode(.retry, default: RetrySettings())
+        rollout = try container.decode(.rollout, default: RolloutSettings())
         warmup = try container.decode(.warmup, default: [])
         config = try container.decode(.config, default: .object([:]))
         guard case .object = config else { throw container.invalid(.config, "must be an object") }

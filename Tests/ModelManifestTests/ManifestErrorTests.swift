@@ -155,6 +155,13 @@ struct ManifestErrorTests {
             $0["breaker"] = ["failureRateThreshold": 1.5]
         },
         BadManifest("halfOpenProbes 0", path: "breaker.halfOpenProbes", message: "between 1") { $0["breaker"] = ["halfOpenProbes": 0] },
+        BadManifest("an unknown rollout mode", path: "rollout.mode", message: "must be one of \"auto\", \"manual\", \"canary\", \"split\", not \"blue-green\"") {
+            $0["rollout"] = ["mode": "blue-green"]
+        },
+        BadManifest("a canary of 100 percent", path: "rollout.percent", message: "between 0.01 and 99.99") {
+            $0["rollout"] = ["mode": "canary", "percent": 100]
+        },
+        BadManifest("an unknown rollout key", path: "rollout.weights", message: "unknown key") { $0["rollout"] = ["weights": [1, 2]] },
         BadManifest("consecutiveFailures 0", path: "breaker.consecutiveFailures", message: "between 1 and 100000") {
             $0["breaker"] = ["consecutiveFailures": 0]
         },

@@ -143,6 +143,25 @@ struct ManifestTests {
         #expect(manifest.retry.baseDelayMilliseconds == 25)
         #expect(manifest.retry.maxDelayMilliseconds == 500)
         #expect(manifest.retry.budgetPercent == 20)
+
+        #expect(manifest.rollout == RolloutSettings())
+        #expect(manifest.rollout.mode == .auto)
+        #expect(manifest.rollout.percent == 10)
+        #expect(manifest.rollout.watchMilliseconds == 300_000)
+        #expect(manifest.rollout.maxErrorRate == 0.05)
+        #expect(manifest.rollout.minimumRequests == 20)
+    }
+
+    @Test("a rollout section names its mode and watch", arguments: RolloutSettings.Mode.allCases)
+    func rolloutSections(mode: RolloutSettings.Mode) throws {
+        var object = ManifestFixture.minimal
+        object["rollout"] = ["mode": mode.rawValue, "percent": 25, "watchMs": 60_000, "maxErrorRate": 0.2, "minimumRequests": 50]
+        let rollout = try ManifestFixture.parse(object).rollout
+        #expect(rollout.mode == mode)
+        #expect(rollout.percent == 25)
+        #expect(rollout.watchMilliseconds == 60_000)
+        #expect(rollout.maxErrorRate == 0.2)
+        #expect(rollout.minimumRequests == 50)
     }
 
     @Test("empty sections take every default; given fields override only themselves")
