@@ -79,6 +79,20 @@ public final class ModelRegistry: Sendable {
         }
     }
 
+    /// Removes a version's record, so no new request resolves to it; requests that already have
+    /// it finish on it. Shutting its execution down is the caller's.
+    ///
+    /// - Returns: The record removed, if there was one.
+    @discardableResult
+    public func remove(name: String, version: String) -> ModelVersionRecord? {
+        state.withLock { snapshot in
+            guard var versions = snapshot.models[name], let index = versions.firstIndex(where: { $0.version == version }) else { return nil }
+            let removed = versions.remove(at: index)
+            snapshot.models[name] = versions.isEmpty ? nil : versions
+            return removed
+        }
+    }
+
     /// Chooses the version to serve a request.
     ///
     /// - Parameters:

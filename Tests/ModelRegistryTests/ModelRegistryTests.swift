@@ -41,6 +41,17 @@ struct ModelRegistryTests {
         #expect(registry.snapshot.isEveryModelReady)
     }
 
+    @Test func aRemovedVersionNoLongerResolvesAndTheNextHighestIsActive() async throws {
+        let models = try Self.makeEchoVersions()
+        let registry = ModelRegistry()
+        try await ModelRepository(configuration: .init(directory: models.path), registry: registry, scheduler: Scheduler()).loadAll()
+        let removed = registry.remove(name: "echo", version: "1.10.0")
+        #expect(removed?.version == "1.10.0")
+        #expect(registry.remove(name: "echo", version: "1.10.0") == nil)
+        #expect(try registry.resolve("echo").record.version == "1.2.0")
+        #expect(throws: ModelHostError.self) { try registry.resolve("echo", version: "1.10.0") }
+    }
+
     @Test func resolvePicksTheHighestReadyVersion() async throws {
         let models = try Self.makeEchoVersions()
         let registry = ModelRegistry()
