@@ -152,7 +152,11 @@ public final class ModelHostService: Sendable {
             return .respond(respondWithoutBody(to: route, path: path, method: head.method))
         }
         do throws(ModelHostError) {
-            let resolved = try resolution.get()
+            var resolved = try resolution.get()
+            // A canary or split keeps each caller on one version: chosen by who was admitted.
+            if resolved.dependsOnCaller, let (name, _) = route.resolvedVersion {
+                resolved = try registry.resolve(name, caller: keyID ?? clientAddress)
+            }
             // A version whose breaker is open is not even sent the body.
             if case .inference = route.target, let refusal = resolved.serving.breakerRefusal() {
                 throw refusal
