@@ -32,7 +32,7 @@ let package = Package(
             linkerSettings: [.linkedLibrary("dl")]
         ),
         .target(name: "Scheduler", dependencies: ["ModelHostCore", "ModelManifest", "PluginLoader", "CircuitBreaker"]),
-        .target(name: "ModelRegistry", dependencies: ["ModelHostCore", "ModelManifest", "PluginLoader", "Scheduler"]),
+        .target(name: "ModelRegistry", dependencies: ["ModelHostCore", "ModelManifest", "PluginLoader", "Scheduler", "CircuitBreaker"]),
         .target(name: "Gatekeeper", dependencies: ["ModelHostCore", "ModelManifest"]),
         .target(name: "CircuitBreaker", dependencies: ["ModelHostCore", "ModelManifest"]),
 

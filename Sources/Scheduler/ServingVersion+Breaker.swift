@@ -44,6 +44,27 @@ extension ServingVersion {
     }
 }
 
+extension ServingVersion {
+    /// Calls answered since the version became ready, as its breaker judges them: successes,
+    /// and failures (`unavailable`, `plugin_error`, `timeout`). Callers' faults, overload and
+    /// cancellations count as neither.
+    public var outcomeCounts: OutcomeCounts { state.withLock { $0.outcomes } }
+
+    /// Successes and failures of a version's calls.
+    public struct OutcomeCounts: Sendable, Hashable {
+        /// Calls that succeeded.
+        public var succeeded = 0
+        /// Calls that failed.
+        public var failed = 0
+
+        /// Creates counts.
+        public init(succeeded: Int = 0, failed: Int = 0) {
+            self.succeeded = succeeded
+            self.failed = failed
+        }
+    }
+}
+
 extension ServingVersion: BreakerControl {
     /// The breaker's state now; `closed` with nothing recorded before the version is ready.
     public var breakerSnapshot: BreakerSnapshot {
@@ -68,6 +89,11 @@ extension ServingVersion: BreakerControl {
 extension ServingVersion.Locked {
     /// Hands a call's permit back to the breaker with its outcome.
     mutating func record(_ outcome: ServingVersion.Breaker.Outcome, of call: ServingVersion.Call, duration: Duration, now: ContinuousClock.Instant) {
+        switch outcome {
+        case .success: outcomes.succeeded += 1
+        case .failure: outcomes.failed += 1
+        case .ignored: break
+        }
         guard let permit = call.permit, breaker != nil else { return }
         if let transition = breaker!.record(outcome, duration: duration, for: permit, now: now) { transitions.append(transition) }
     }

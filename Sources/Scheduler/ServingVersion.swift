@@ -93,6 +93,8 @@ public final class ServingVersion: Sendable {
         var breaker: Breaker?
         /// Breaker transitions made under the lock, to report once it is released.
         var transitions: [BreakerTransition] = []
+        /// The outcomes recorded so far.
+        var outcomes = OutcomeCounts()
     }
 
     /// The model's name.

@@ -101,7 +101,31 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let gatekeeper = Gatekeeper(configuration: gatekeeperConfiguration, keys: keyRing, clock: ContinuousClock())
 
-        let registry = ModelRegistry()
+        // Rollout changes are logged at once and saved by one task, the latest state each time.
+        let (rolloutSaves, saveRollouts) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let registry = ModelRegistry { model, _, summary in
+            logger.notice("rollout changed", metadata: ["model": "\(model)", "change": "\(summary)"])
+            saveRollouts.yield()
+        }
+        let rolloutStore = RolloutStore(modelsDirectory: models)
+        switch rolloutStore.load() {
+        case .none:
+            break
+        case .states(let states):
+            registry.restoreRollouts(states)
+            logger.info("rollout state restored", metadata: ["models": "\(states.keys.sorted().joined(separator: ","))", "file": "\(rolloutStore.path)"])
+        case .damaged(let reason, let setAside):
+            logger.error("rollout state file damaged; set aside, starting with defaults", metadata: ["reason": "\(reason)", "setAside": "\(setAside)"])
+        }
+        let rolloutSaver = Task {
+            for await _ in rolloutSaves {
+                do throws(ModelHostError) {
+                    try rolloutStore.save(registry.snapshot.rollouts)
+                } catch {
+                    logger.error("rollout state not saved", metadata: ["reason": "\(error.message)"])
+                }
+            }
+        }
         var schedulerConfiguration = Scheduler.Configuration()
         schedulerConfiguration.loadTimeout = .seconds(loadTimeout)
         let breakers = BreakerRegistry()
@@ -139,6 +163,12 @@ struct ServeCommand: AsyncParsableCommand {
                 logger.error("the models directory cannot be read; serving nothing", metadata: ["reason": "\(error)"])
             }
         }
+        // Versions that start to take traffic are watched and rolled back if they fail.
+        let rolloutWatcher = RolloutWatcher(registry: registry)
+        let rollingOut = Task {
+            await loading.value
+            await rolloutWatcher.run()
+        }
         let watching = keys.map { keysFile in Task { await Self.watchKeys(at: keysFile, into: gatekeeper, logger: logger) } }
 
         let received = await signals.next()
@@ -150,9 +180,13 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let status = await shutDown(registry: registry, server: server, scheduler: scheduler)
         loading.cancel()
+        rollingOut.cancel()
+        await rollingOut.value
         watching?.cancel()
         await breakers.finish()
         await breakerLog.value
+        saveRollouts.finish()
+        await rolloutSaver.value
         // Threads abandoned to hung plugin calls must not keep the process alive.
         Glibc.exit(status)
     }
