@@ -165,6 +165,46 @@ import Glibc
         #expect(text.contains("invalid: load_timed_out"))
         #expect(elapsed < 10)
     }
+
+    // MARK: Rollout state across restarts
+
+    /// Echo at 1.0.0 and 1.1.0, and a saved rollout state file holding `state`.
+    private static func echoVersions(state: String?) throws -> ModelsDirectory {
+        let models = try ModelsDirectory()
+        try models.addExample("echo", version: "1.0.0")
+        try models.addExample("echo", version: "1.1.0")
+        if let state {
+            try FileManager.default.createDirectory(atPath: models.path + "/.modelhost", withIntermediateDirectories: true)
+            try state.write(toFile: models.path + "/.modelhost/rollout.json", atomically: true, encoding: .utf8)
+        }
+        return models
+    }
+
+    /// The version that answers an unversioned echo request.
+    private static func servedVersion(port: Int) async throws -> String? {
+        let body = #"{"inputs":[{"name":"input0","shape":[1],"datatype":"FP32","data":[1]}]}"#
+        let response = try await onThread { try SocketClient.request(port: port, "POST", "/v2/models/echo/infer", body: body) }
+        return response.split(separator: "\r\n").first { $0.lowercased().hasPrefix("x-model-version:") }.map { String($0.split(separator: " ").last ?? "") }
+    }
+
+    @Test func aSavedRollbackIsAppliedOnRestart() async throws {
+        let saved = #"{"formatVersion": 1, "models": {"echo": {"active": "1.0.0", "history": ["1.1.0"], "rolledBack": {"1.1.0": "rolled back by an operator"}}}}"#
+        let models = try Self.echoVersions(state: saved)
+        let server = try await Self.serve(["--models", models.path, "--insecure-no-auth"])
+        #expect(try await Self.servedVersion(port: server.port) == "1.0.0", "\(server.output)")
+        #expect(server.output.contains("rollout state restored"))
+        _ = try await Self.stop(server, with: SIGTERM, within: 10)
+    }
+
+    @Test func aDamagedStateFileIsSetAsideAndReported() async throws {
+        let models = try Self.echoVersions(state: "{ this is not json")
+        let server = try await Self.serve(["--models", models.path, "--insecure-no-auth"])
+        #expect(try await Self.servedVersion(port: server.port) == "1.1.0")
+        #expect(server.output.contains("rollout state file damaged; set aside, starting with defaults"))
+        let files = try FileManager.default.contentsOfDirectory(atPath: models.path + "/.modelhost")
+        #expect(files.contains { $0.hasPrefix("rollout.json.damaged-") }, "\(files)")
+        _ = try await Self.stop(server, with: SIGTERM, within: 10)
+    }
 }
 
 /// The one-element request every fixture model takes.
