@@ -102,12 +102,14 @@ public struct BundleVerifier: Sendable {
         return VerifiedBundle(directory: root, manifest: manifest, libraryPath: resolvedLibrary)
     }
 
+    /// `path` with every symlink resolved, or `nil` when it does not exist.
     static func realPath(_ path: String) -> String? {
         guard let resolved = realpath(path, nil) else { return nil }
         defer { free(resolved) }
         return String(cString: resolved)
     }
 
+    /// The `st_mode` of `path`, symlinks followed, or `nil` when it cannot be read.
     static func mode(of path: String) -> mode_t? {
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }

@@ -263,10 +263,12 @@ public struct LibraryCache: Sendable, Hashable {
         return SHA256.hex(hash.finalize())
     }
 
+    /// A ``BundleError/Code/libraryCacheFailed`` error for the bundle.
     private func failure(_ message: String, bundle: String) -> BundleError {
         BundleError(.libraryCacheFailed, bundle: bundle, message)
     }
 
+    /// The system's description of `errno`.
     private static func lastError() -> String {
         String(cString: strerror(errno))
     }

@@ -20,9 +20,9 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Load the bundles in a models directory and serve them over HTTP.",
         discussion: """
-            Bundles live at <models>/<name>/<version>/. Each library is copied, verified, into \
-            <models>/.modelhost/libs/<sha256>.so (created 0700) and mapped from there. The server listens first and loads the bundles \
-            while it answers; /v2/health/ready turns 200 once every bundle has loaded or failed and at \
+            Bundles live at <models>/<name>/<version>/. Each library is copied, verified, to \
+            <models>/.modelhost/libs/<sha256>.so (created 0700) and mapped from there. The server \
+            listens first and loads the bundles while it answers; /v2/health/ready turns 200 once every bundle has loaded or failed and at \
             least one model is ready. A bundle that fails to load is reported and skipped; every other \
             bundle serves. Every route but the health probes needs an API key from the --keys file (or \
             MODELHOST_API_KEYS); a --keys file that does not exist yet is created with a development \
