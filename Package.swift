@@ -98,7 +98,7 @@ let package = Package(
         ),
         .testTarget(
             name: "modelhostTests",
-            dependencies: ["ModelHostTestKit", "modelhost", "CircuitBreaker", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["ModelHostTestKit", "ModelHostCore", "modelhost", "CircuitBreaker", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "IntentClassifierModelTests", dependencies: ["IntentClassifierModel", "PluginKit"]),
         .testTarget(name: "AnomalyDetectorModelTests", dependencies: ["AnomalyDetectorModel", "PluginKit"]),

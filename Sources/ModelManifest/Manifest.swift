@@ -18,6 +18,9 @@ public struct Manifest: Sendable, Hashable, Decodable {
     /// The SHA-256 of the library, as 64 lowercase hexadecimal characters; empty in a source
     /// manifest that `modelhost bundle` has not filled in yet.
     public var sha256: String
+    /// The files of the bundle the plugin reads, each with its SHA-256, checked before load.
+    /// Default none: a bundle may leave its artifacts unlisted, and they are then not checked.
+    public var artifacts: [ArtifactSpec]
     /// The plugin ABI major version the library was built against.
     public var abiVersion: Int
     /// The framework or backend, reported as the OIP `platform`. Default `modelhost_plugin`.
@@ -42,7 +45,7 @@ public struct Manifest: Sendable, Hashable, Decodable {
     public var metadata: ModelMetadata
 
     private enum CodingKeys: String, CodingKey, CaseIterable {
-        case manifestVersion, name, version, library, sha256, abiVersion, platform, inputs, outputs
+        case manifestVersion, name, version, library, sha256, artifacts, abiVersion, platform, inputs, outputs
         case limits, breaker, retry, rollout, warmup, config, metadata
     }
 
@@ -66,8 +69,13 @@ public struct Manifest: Sendable, Hashable, Decodable {
             throw container.invalid(.library, "must be a file name inside the bundle, without '/'")
         }
         sha256 = try container.decode(String.self, forKey: .sha256)
-        guard sha256.isEmpty || (sha256.utf8.count == 64 && sha256.utf8.allSatisfy(Self.isLowerHex)) else {
+        guard Self.isValidDigest(sha256) else {
             throw container.invalid(.sha256, "must be 64 lowercase hexadecimal characters")
+        }
+        artifacts = try container.decode(.artifacts, default: [])
+        var artifactPaths: Set<String> = []
+        for artifact in artifacts where !artifactPaths.insert(artifact.path).inserted {
+            throw container.invalid(.artifacts, "lists \"\(artifact.path)\" twice")
         }
         abiVersion = try container.decode(Int.self, forKey: .abiVersion)
         guard abiVersion >= 1 else { throw container.invalid(.abiVersion, "must be >= 1") }
@@ -153,6 +161,12 @@ public struct Manifest: Sendable, Hashable, Decodable {
 
     private static func isLowerAlphanumeric(_ byte: UInt8) -> Bool {
         (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+    }
+
+    /// Whether `text` is a SHA-256 as the manifest spells it: 64 lowercase hexadecimal
+    /// characters, or empty (not filled in yet).
+    static func isValidDigest(_ text: String) -> Bool {
+        text.isEmpty || (text.utf8.count == 64 && text.utf8.allSatisfy(isLowerHex))
     }
 
     private static func isLowerHex(_ byte: UInt8) -> Bool {

@@ -16,12 +16,21 @@ public struct BundleError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let layoutMismatch = Code("layout_mismatch")
         /// The library file named by the manifest is not in the bundle.
         public static let libraryMissing = Code("library_missing")
-        /// The library's SHA-256 differs from the manifest's.
+        /// An artifact the manifest lists under `artifacts` is not in the bundle, or is not a
+        /// regular file.
+        public static let artifactMissing = Code("artifact_missing")
+        /// The SHA-256 of the library, of its copy in the library cache, or of a listed artifact
+        /// differs from the manifest's; the message names the file.
         public static let checksumMismatch = Code("checksum_mismatch")
-        /// The library resolves outside the bundle (symlink or `..`).
+        /// The library or a listed artifact resolves outside the bundle (symlink or `..`).
         public static let pathEscape = Code("path_escape")
-        /// The bundle, manifest or library is writable by group or others.
+        /// The models directory, the model directory, the bundle, the manifest, the library or a
+        /// listed artifact is writable by group or others; or the library cache directory is, or
+        /// is owned by another user.
         public static let insecurePermissions = Code("insecure_permissions")
+        /// The library could not be copied into the library cache, or the cache directory could
+        /// not be created or read (disk full, read-only file system, not a directory).
+        public static let libraryCacheFailed = Code("library_cache_failed")
         /// `dlopen` refused the library.
         public static let loadFailed = Code("load_failed")
         /// The library does not export the entry symbol.

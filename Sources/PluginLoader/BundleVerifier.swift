@@ -27,8 +27,14 @@ public struct BundleVerifier: Sendable {
     /// Creates a verifier.
     public init() {}
 
-    /// Checks the bundle at `directory`: manifest, layout, library location, permissions and
-    /// checksum, in that order, stopping at the first failure.
+    /// Checks the bundle at `directory`: manifest, layout, where the library and the listed
+    /// artifacts resolve, permissions, then the checksums of the library and of each listed
+    /// artifact, in that order, stopping at the first failure.
+    ///
+    /// Permissions are checked on the models directory and the model directory above the bundle
+    /// (as given, symlinks resolved), the bundle directory, the manifest, the library, and each
+    /// listed artifact with the folders inside the bundle that hold it: none may be writable by
+    /// group or others, since whoever can write one of them can replace what it holds.
     ///
     /// - Throws: ``BundleError`` naming the check and the fix.
     public func verify(bundleAt directory: String) throws(BundleError) -> VerifiedBundle {
@@ -46,7 +52,8 @@ public struct BundleVerifier: Sendable {
         // The layout is judged by the path as given: a bundle folder may itself be a symlink.
         let given = URL(fileURLWithPath: directory).standardizedFileURL
         let versionFolder = given.lastPathComponent
-        let nameFolder = given.deletingLastPathComponent().lastPathComponent
+        let modelFolder = given.deletingLastPathComponent()
+        let nameFolder = modelFolder.lastPathComponent
         guard versionFolder == manifest.version.description, nameFolder == manifest.name else {
             throw BundleError(
                 .layoutMismatch, bundle: directory,
@@ -63,8 +70,14 @@ public struct BundleVerifier: Sendable {
         else {
             throw BundleError(.pathEscape, bundle: directory, "library \"\(manifest.library)\" resolves to \(Self.realPath(libraryPath) ?? "nothing"), outside the bundle; copy the file into the bundle instead of linking it")
         }
+        let artifacts = try locateArtifacts(of: manifest, in: root, bundle: directory)
 
-        for (what, path) in [("bundle directory", root), ("manifest", manifestPath), ("library", resolvedLibrary)] {
+        var guarded: [(what: String, path: String)] = []
+        if let models = Self.realPath(modelFolder.deletingLastPathComponent().path) { guarded.append(("models directory", models)) }
+        if let model = Self.realPath(modelFolder.path) { guarded.append(("model directory", model)) }
+        guarded += [("bundle directory", root), ("manifest", manifestPath), ("library", resolvedLibrary)]
+        guarded += artifacts.flatMap(\.guarded)
+        for (what, path) in guarded {
             if let mode = Self.mode(of: path), mode & (S_IWGRP | S_IWOTH) != 0 {
                 throw BundleError(
                     .insecurePermissions, bundle: directory,
@@ -85,16 +98,19 @@ public struct BundleVerifier: Sendable {
         guard actual == manifest.sha256 else {
             throw BundleError(.checksumMismatch, bundle: directory, "library \"\(manifest.library)\" has SHA-256 \(actual), the manifest says \(manifest.sha256)")
         }
+        try checkDigests(of: artifacts, bundle: directory)
         return VerifiedBundle(directory: root, manifest: manifest, libraryPath: resolvedLibrary)
     }
 
+    /// `path` with every symlink resolved, or `nil` when it does not exist.
     static func realPath(_ path: String) -> String? {
         guard let resolved = realpath(path, nil) else { return nil }
         defer { free(resolved) }
         return String(cString: resolved)
     }
 
-    private static func mode(of path: String) -> mode_t? {
+    /// The `st_mode` of `path`, symlinks followed, or `nil` when it cannot be read.
+    static func mode(of path: String) -> mode_t? {
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }
         return info.st_mode

@@ -24,6 +24,10 @@ public actor Scheduler {
         /// The wait before the first load retry; each further retry waits twice as long as the
         /// one before. Default 500 milliseconds.
         public var loadRetryDelay: Duration = .milliseconds(500)
+        /// The directory of content-addressed library copies the loader maps plugins from
+        /// (``PluginLoader/Configuration/libraryCache``), normally `<models>/.modelhost/libs`;
+        /// `modelhost serve` sets it. `nil` maps each library from its bundle. Default `nil`.
+        public var libraryCache: String? = nil
 
         /// Creates a configuration with every field at its default.
         public init() {}
@@ -49,7 +53,7 @@ public actor Scheduler {
     private let configuration: Configuration
     private let events: @Sendable (SchedulerEvent) -> Void
     private let breakers: BreakerRegistry?
-    private let loader = PluginLoader()
+    private let loader: PluginLoader
     private let watchdog = DeadlineWatchdog()
     private var versions: [ObjectIdentifier: ServingVersion] = [:]
     private var state = State.running
@@ -66,6 +70,9 @@ public actor Scheduler {
         events: @escaping @Sendable (SchedulerEvent) -> Void = { _ in }
     ) {
         self.configuration = configuration
+        var loaderConfiguration = PluginLoader.Configuration()
+        loaderConfiguration.libraryCache = configuration.libraryCache
+        self.loader = PluginLoader(configuration: loaderConfiguration)
         self.breakers = breakers
         self.events = events
     }

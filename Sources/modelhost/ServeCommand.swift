@@ -20,8 +20,9 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Load the bundles in a models directory and serve them over HTTP.",
         discussion: """
-            Bundles live at <models>/<name>/<version>/. The server listens first and loads the bundles \
-            while it answers; /v2/health/ready turns 200 once every bundle has loaded or failed and at \
+            Bundles live at <models>/<name>/<version>/. Each library is copied, verified, to \
+            <models>/.modelhost/libs/<sha256>.so (created 0700) and mapped from there. The server \
+            listens first and loads the bundles while it answers; /v2/health/ready turns 200 once every bundle has loaded or failed and at \
             least one model is ready. A bundle that fails to load is reported and skipped; every other \
             bundle serves. Every route but the health probes needs an API key from the --keys file (or \
             MODELHOST_API_KEYS); a --keys file that does not exist yet is created with a development \
@@ -128,6 +129,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         var schedulerConfiguration = Scheduler.Configuration()
         schedulerConfiguration.loadTimeout = .seconds(loadTimeout)
+        schedulerConfiguration.libraryCache = Self.libraryCache(inModels: models)
         let breakers = BreakerRegistry()
         let scheduler = Scheduler(configuration: schedulerConfiguration, breakers: breakers) { event in Self.log(event, to: logger) }
         let breakerLog = Task {
@@ -189,6 +191,13 @@ struct ServeCommand: AsyncParsableCommand {
         await rolloutSaver.value
         // Threads abandoned to hung plugin calls must not keep the process alive.
         Glibc.exit(status)
+    }
+
+    /// The library cache of a models directory, `<models>/.modelhost/libs`: inside the models
+    /// directory, so it sits on the same file system and is owned like it, under a name the
+    /// models scanner skips.
+    static func libraryCache(inModels models: String) -> String {
+        URL(fileURLWithPath: models).appendingPathComponent(".modelhost/libs").path
     }
 
     /// Shuts down in order: readiness turns false, the listener closes, in-flight requests finish

@@ -11,8 +11,9 @@ import Glibc
 ///
 /// Every bundle has one FP32 input `x` and one FP32 output `y` of the same shape (y = x, or
 /// y = 2x in mode `batch`). The library is copied into the bundle (the verifier refuses a
-/// symlink out of it), so each bundle is a separate copy of the library when loaded, with
-/// counters of its own.
+/// symlink out of it), so each bundle is a separate copy of the library when loaded from its
+/// bundle, with counters of its own. A loader with a library cache maps one image for every
+/// bundle of the same build: keep such bundles apart with `counterKey`.
 public enum FaultBundle {
     /// Which of the two builds of the plugin a bundle holds. They differ only in the
     /// `MH_CAPABILITY_BATCHING` bit, which belongs to a library, not to an instance.

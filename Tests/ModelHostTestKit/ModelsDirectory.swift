@@ -21,9 +21,11 @@ public final class ModelsDirectory: Sendable {
     /// Writes a bundle at `<path>/<name>/<version>/` from a manifest template.
     ///
     /// - Parameters:
-    ///   - manifest: A JSON object; `sha256` is set to the library's digest unless `sha256` is given.
+    ///   - manifest: A JSON object; `sha256` is set to the library's digest unless `sha256` is given,
+    ///     and each entry of `artifacts` whose `sha256` is empty gets the digest of the file at its
+    ///     `path` (entries with a digest keep it, so a test can write a wrong one).
     ///   - library: The library to copy in under the manifest's `library` name.
-    ///   - artifacts: Files to copy in.
+    ///   - artifacts: Files to copy in, at the bundle's top level.
     ///   - sha256: A digest to write instead of the real one.
     /// - Returns: The bundle directory.
     @discardableResult
@@ -48,6 +50,15 @@ public final class ModelsDirectory: Sendable {
             try? FileManager.default.removeItem(atPath: destination)
             try FileManager.default.copyItem(atPath: artifact, toPath: destination)
             try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: destination)
+        }
+        if let entries = manifest["artifacts"] as? [[String: Any]] {
+            manifest["artifacts"] = try entries.map { entry in
+                var entry = entry
+                if entry["sha256"] as? String == "", let path = entry["path"] as? String {
+                    entry["sha256"] = try SHA256.hexDigest(ofFileAt: "\(directory)/\(path)")
+                }
+                return entry
+            }
         }
         let data = try JSONSerialization.data(withJSONObject: manifest, options: [.prettyPrinted, .sortedKeys])
         try data.write(to: URL(fileURLWithPath: "\(directory)/manifest.json"))

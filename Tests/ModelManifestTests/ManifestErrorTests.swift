@@ -120,6 +120,31 @@ struct ManifestErrorTests {
         BadManifest("sha256 xyz", path: "sha256", message: "64 lowercase hexadecimal") { $0["sha256"] = "xyz" },
         BadManifest("sha256 uppercase", path: "sha256", message: "64 lowercase hexadecimal") { $0["sha256"] = String(repeating: "A", count: 64) },
         BadManifest("sha256 63 digits", path: "sha256", message: "64 lowercase hexadecimal") { $0["sha256"] = String(repeating: "a", count: 63) },
+        BadManifest("artifacts is an object", path: "artifacts", message: "must be an array") { $0["artifacts"] = ["path": "w.bin"] },
+        BadManifest("artifact without sha256", path: "artifacts[0].sha256", message: "is required") { $0["artifacts"] = [["path": "w.bin"]] },
+        BadManifest("unknown artifact key", path: "artifacts[0].size", message: "unknown key") {
+            $0["artifacts"] = [["path": "w.bin", "sha256": "", "size": 3]]
+        },
+        BadManifest("artifact sha256 xyz", path: "artifacts[0].sha256", message: "64 lowercase hexadecimal") {
+            $0["artifacts"] = [["path": "w.bin", "sha256": "xyz"]]
+        },
+        BadManifest("artifact path with ..", path: "artifacts[0].path", message: "inside the bundle") {
+            $0["artifacts"] = [["path": "weights/../../w.bin", "sha256": ""]]
+        },
+        BadManifest("artifact path ..", path: "artifacts[0].path", message: "inside the bundle") { $0["artifacts"] = [["path": "..", "sha256": ""]] },
+        BadManifest("absolute artifact path", path: "artifacts[1].path", message: "inside the bundle") {
+            $0["artifacts"] = [["path": "w.bin", "sha256": ""], ["path": "/etc/passwd", "sha256": ""]]
+        },
+        BadManifest("artifact path with an empty component", path: "artifacts[0].path", message: "inside the bundle") {
+            $0["artifacts"] = [["path": "weights//w.bin", "sha256": ""]]
+        },
+        BadManifest("artifact path with a . component", path: "artifacts[0].path", message: "inside the bundle") {
+            $0["artifacts"] = [["path": "./w.bin", "sha256": ""]]
+        },
+        BadManifest("empty artifact path", path: "artifacts[0].path", message: "inside the bundle") { $0["artifacts"] = [["path": "", "sha256": ""]] },
+        BadManifest("an artifact listed twice", path: "artifacts", message: "lists \"w.bin\" twice") {
+            $0["artifacts"] = [["path": "w.bin", "sha256": ""], ["path": "w.bin", "sha256": ""]]
+        },
         BadManifest("library with a path", path: "library", message: "without '/'") { $0["library"] = "../x.so" },
         BadManifest("library ..", path: "library", message: "without '/'") { $0["library"] = ".." },
         BadManifest("empty library", path: "library", message: "without '/'") { $0["library"] = "" },

@@ -50,6 +50,7 @@ struct ManifestTests {
         let manifest = try Manifest.load(contentsOf: path)
         #expect(manifest.name + ".json" == fileName)
         #expect(manifest.sha256 == "")
+        #expect(manifest.artifacts.allSatisfy { $0.sha256.isEmpty })
         #expect(manifest.abiVersion == 1)
         #expect(!manifest.inputs.isEmpty)
         #expect(!manifest.outputs.isEmpty)
@@ -103,6 +104,7 @@ struct ManifestTests {
         #expect(manifest.version.description == "1.2.3")
         #expect(manifest.library == "libTiny.so")
         #expect(manifest.sha256 == "")
+        #expect(manifest.artifacts.isEmpty)
         #expect(manifest.platform == "modelhost_plugin")
         #expect(manifest.warmup.isEmpty)
         #expect(manifest.config == .object([:]))
@@ -191,6 +193,15 @@ struct ManifestTests {
         breaker.openDurationMilliseconds = 1000
         breaker.maxOpenDurationMilliseconds = 60_000
         #expect(manifest.breaker == breaker)
+    }
+
+    @Test("artifacts are read with their paths and digests, in order")
+    func artifacts() throws {
+        var object = ManifestFixture.minimal
+        let digest = String(repeating: "0123456789abcdef", count: 4)
+        object["artifacts"] = [["path": "weights/model.bin", "sha256": digest], ["path": "vocab.txt", "sha256": ""]]
+        let manifest = try ManifestFixture.parse(object)
+        #expect(manifest.artifacts == [ArtifactSpec(path: "weights/model.bin", sha256: digest), ArtifactSpec(path: "vocab.txt", sha256: "")])
     }
 
     @Test("config keeps any JSON object exactly")

@@ -122,7 +122,28 @@ struct BundleVerifierTests {
 
     // MARK: Permissions
 
+    @Test func theModelsDirectoryAboveASymlinkedBundleIsTheOneChecked() throws {
+        // The bundle folder is a link into a store: the folders checked are those the path as
+        // given goes through, since whoever can write them can repoint the link.
+        let models = try ModelsDirectory()
+        let store = try ModelsDirectory()
+        let stored = try store.addExample("echo")
+        try FileManager.default.createDirectory(atPath: models.path + "/echo", withIntermediateDirectories: false, attributes: [.posixPermissions: 0o755])
+        let linked = models.path + "/echo/1.0.0"
+        try FileManager.default.createSymbolicLink(atPath: linked, withDestinationPath: stored)
+        #expect(verificationError(linked) == nil)
+
+        try FileManager.default.setAttributes([.posixPermissions: 0o777], ofItemAtPath: models.path + "/echo")
+        let error = try #require(verificationError(linked))
+        #expect(error.code == .insecurePermissions)
+        #expect(error.message.contains("the model directory is writable by group or others (mode 777)"))
+    }
+
     @Test(arguments: [
+        ("../..", "models directory", "775"),
+        ("../..", "models directory", "757"),
+        ("..", "model directory", "775"),
+        ("..", "model directory", "757"),
         ("", "bundle directory", "775"),
         ("", "bundle directory", "757"),
         ("libEchoPlugin.so", "library", "775"),
@@ -146,6 +167,8 @@ struct BundleVerifierTests {
     @Test func writableByOwnerOnlyIsAccepted() throws {
         let models = try ModelsDirectory()
         let directory = try models.addExample("echo")
+        try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: models.path)
+        try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: directory + "/..")
         try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: directory)
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: directory + "/manifest.json")
         #expect(verificationError(directory) == nil)

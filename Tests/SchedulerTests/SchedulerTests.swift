@@ -1,6 +1,7 @@
 import Foundation
 import ModelHostCore
 import ModelHostTestKit
+import ModelManifest
 import PluginLoader
 import Testing
 
@@ -82,5 +83,29 @@ import Testing
             return
         }
         #expect(error.message.contains("shutting down"))
+    }
+
+    @Test func theConfiguredLibraryCacheIsWhereVersionsAreMappedFrom() async throws {
+        let models = try ModelsDirectory()
+        let directory = try await FixtureBundle.make("cached", source: FixtureSource.make(infer: FixtureSource.echo), in: models)
+        var configuration = Scheduler.Configuration()
+        configuration.libraryCache = models.path + "/.modelhost/libs"
+        let scheduler = Scheduler(configuration: configuration)
+        let loaded = try await scheduler.load(bundleAt: directory, name: "cached", version: "1.0.0").get()
+        let copy = models.path + "/.modelhost/libs/\(loaded.manifest.sha256).so"
+        #expect(try FixtureBundle.counter("fixture_creates", inLibrary: copy)() == 1)
+        #expect((try? FixtureBundle.counter("fixture_creates", inLibrary: directory + "/libcached.so")) == nil, "the bundle's own file is never mapped")
+        _ = await scheduler.shutDownAll(gracePeriod: .seconds(5))
+    }
+
+    @Test func withoutALibraryCacheVersionsAreMappedFromTheirBundles() async throws {
+        #expect(Scheduler.Configuration().libraryCache == nil)
+        let models = try ModelsDirectory()
+        let directory = try await FixtureBundle.make("uncached", source: FixtureSource.make(infer: FixtureSource.echo), in: models)
+        let scheduler = Scheduler()
+        _ = try await scheduler.load(bundleAt: directory, name: "uncached", version: "1.0.0").get()
+        #expect(try FixtureBundle.counter("fixture_creates", inLibrary: directory + "/libuncached.so")() == 1)
+        #expect(!FileManager.default.fileExists(atPath: models.path + "/.modelhost"))
+        _ = await scheduler.shutDownAll(gracePeriod: .seconds(5))
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import ModelHostCore
 import ModelHostTestKit
 import Testing
 
@@ -60,6 +61,8 @@ import Testing
         let ok = try await modelhost("validate", good)
         #expect(ok.status == 0)
         #expect(ok.output.hasPrefix("ok: echo 1.0.0"))
+        // validate maps a verified copy too, from a temporary cache of its own, never the models directory.
+        #expect(!FileManager.default.fileExists(atPath: models.path + "/.modelhost"))
 
         let tampered = try models.addExample("echo", version: "1.0.1")
         let library = tampered + "/libEchoPlugin.so"
@@ -85,5 +88,44 @@ import Testing
         let again = try await modelhost("bundle", "--manifest", TestPaths.manifest("echo"), "--library", library, "--out", directory)
         #expect(again.status != 0)
         #expect(again.errors.contains("--force"))
+    }
+
+    @Test func bundleListsEveryArtifactWithItsDigest() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let artifact = TestPaths.packageRoot.appendingPathComponent("plugins/intent-classifier/artifacts/intent-model.json").path
+        let notes = directory + "/NOTES.txt"
+        try Data("trained on synthetic data".utf8).write(to: URL(fileURLWithPath: notes))
+        let bundled = try await modelhost(
+            "bundle", "--manifest", TestPaths.manifest("intent-classifier"), "--library", TestPaths.builtLibrary("libIntentClassifierPlugin.so"),
+            "--artifact", notes, "--artifact", artifact, "--out", directory + "/models"
+        )
+        #expect(bundled.status == 0, "\(bundled.errors)")
+        let bundle = directory + "/models/intent-classifier/1.0.0"
+        let manifest = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: bundle + "/manifest.json"))) as? [String: Any])
+        let artifacts = try #require(manifest["artifacts"] as? [[String: String]])
+        // The manifest's own entry keeps its place; an artifact it does not list is added after.
+        #expect(artifacts == [
+            ["path": "intent-model.json", "sha256": try SHA256.hexDigest(ofFileAt: artifact)],
+            ["path": "NOTES.txt", "sha256": try SHA256.hexDigest(ofFileAt: notes)],
+        ])
+        #expect(try await modelhost("validate", bundle).status == 0)
+
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: bundle + "/intent-model.json"))
+        let tampered = try await modelhost("validate", bundle)
+        #expect(tampered.status == 1)
+        #expect(tampered.output.contains("checksum_mismatch: artifact \"intent-model.json\" has SHA-256"))
+    }
+
+    @Test func bundleRefusesAManifestListingAnArtifactNotGiven() async throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let bundled = try await modelhost(
+            "bundle", "--manifest", TestPaths.manifest("intent-classifier"), "--library", TestPaths.builtLibrary("libIntentClassifierPlugin.so"),
+            "--out", directory
+        )
+        #expect(bundled.status != 0)
+        #expect(bundled.errors.contains("the manifest lists artifact \"intent-model.json\", which no --artifact names"))
+        #expect(!FileManager.default.fileExists(atPath: directory + "/intent-classifier/1.0.0"))
     }
 }

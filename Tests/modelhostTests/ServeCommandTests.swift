@@ -1,4 +1,5 @@
 import Foundation
+import ModelHostCore
 import ModelHostTestKit
 import Testing
 
@@ -76,6 +77,29 @@ import Glibc
         #expect(status == 0, "\(server.output)")
         #expect(elapsed < 3)
         #expect(server.output.contains("version shut down"))
+    }
+
+    @Test func serveMapsEachLibraryFromAVerifiedCopyInsideTheModelsDirectory() async throws {
+        let models = try ModelsDirectory()
+        let bundle = try models.addExample("echo")
+        let sha256 = try SHA256.hexDigest(ofFileAt: bundle + "/libEchoPlugin.so")
+        let server = try await Self.serve(["--models", models.path, "--insecure-no-auth"])
+        let body = #"{"inputs":[{"name":"input0","shape":[1],"datatype":"FP32","data":[5]}]}"#
+        let (inference, index) = try await onThread {
+            (try SocketClient.request(port: server.port, "POST", "/v2/models/echo/infer", body: body),
+             try SocketClient.request(port: server.port, "POST", "/v2/repository/index", body: "{}"))
+        }
+        #expect(inference.hasPrefix("HTTP/1.1 200"), "\(inference)")
+
+        var info = stat()
+        #expect(stat(models.path + "/.modelhost/libs/\(sha256).so", &info) == 0)
+        #expect(info.st_mode & 0o7777 == 0o444)
+        #expect(stat(models.path + "/.modelhost/libs", &info) == 0)
+        #expect(info.st_mode & 0o7777 == 0o700)
+        // The cache is not a model: the scanner skips names starting with '.'.
+        #expect(index.contains("\"echo\""))
+        #expect(!index.contains(".modelhost"))
+        #expect(try await Self.stop(server, with: SIGTERM, within: 10).0 == 0)
     }
 
     @Test func aSecondSignalExitsAtOnce() async throws {
