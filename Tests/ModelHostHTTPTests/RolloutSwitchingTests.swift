@@ -48,21 +48,27 @@ import Testing
                 }
             }
         }
+        // Each switch waits for two more answers, so requests run between all of them however
+        // busy the machine is.
+        func answersBetweenSwitches() async throws {
+            let seen = exchanges.value.count
+            try await waitUntil(.seconds(30)) { exchanges.value.count >= seen + 2 }
+        }
         for round in 0..<20 {
-            try await Task.sleep(for: .milliseconds(20))
+            try await answersBetweenSwitches()
             try server.registry.updateRollout(of: "m") { (state: inout RolloutState, ready: [String]) throws(ModelHostError) -> String in
                 try state.rollback(to: nil, reason: "round \(round)", ready: ready)
             }
             let target = server.registry.snapshot.activeVersion(of: "m")?.version ?? "-"
             timeline.withLock { $0.append((.now, target)) }
-            try await Task.sleep(for: .milliseconds(20))
+            try await answersBetweenSwitches()
             let back = round.isMultiple(of: 2) ? "1.1.0" : "1.0.0"
             _ = try server.registry.updateRollout(of: "m") { (state: inout RolloutState, ready: [String]) throws(ModelHostError) -> String in
                 try state.promote(back, ready: ready)
             }
             timeline.withLock { $0.append((.now, back)) }
         }
-        try await Task.sleep(for: .milliseconds(20))
+        try await answersBetweenSwitches()
         stop.withLock { $0 = true }
         await clients.value
         let seen = exchanges.value
