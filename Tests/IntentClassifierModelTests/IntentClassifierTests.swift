@@ -4,9 +4,10 @@ import Testing
 
 @testable import IntentClassifierModel
 
-/// The plugin, built from the real artifact and the real manifest's config.
+/// The plugin, built from the real artifacts and the real manifests' config: every release must
+/// answer these the same way.
 struct IntentClassifierTests {
-    @Test(arguments: [
+    static let inScopeExamples = [
         ("What is my balance?", "check_balance"),
         ("I lost my card", "card_lost_or_stolen"),
         ("freeze my card please", "freeze_card"),
@@ -16,37 +17,45 @@ struct IntentClassifierTests {
         ("I need to update my email address", "update_contact_details"),
         ("I don't recognise this payment on my statement", "dispute_charge"),
         ("what are the interest rates on personal loans", "loan_information"),
-    ])
-    func classifiesQueries(query: String, intent: String) throws {
-        let (intents, confidences) = try classify([query], shape: [1])
-        #expect(intents == [intent])
+        ("close my account", "close_account"),
+        ("open a new savings account", "open_account"),
+        ("show me my recent transactions", "recent_transactions"),
+    ]
+
+    @Test(arguments: Release.allCases, inScopeExamples)
+    func classifiesQueries(release: Release, example: (query: String, intent: String)) throws {
+        let (intents, confidences) = try Fixture.classify([example.query], shape: [1], release: release)
+        #expect(intents == [example.intent])
         #expect(confidences.count == 1)
+        #expect(try #require(confidences.first) > 0.9)
     }
 
-    @Test(arguments: [[3], [1, 3], [3, 1]])
-    func batchOutputsHaveTheInputShape(shape: [Int]) throws {
+    @Test(arguments: Release.allCases, [[3], [1, 3], [3, 1]])
+    func batchOutputsHaveTheInputShape(release: Release, shape: [Int]) throws {
         let query = try Tensor(name: "query", shape: shape, strings: ["What is my balance?", "I lost my card", "talk to an agent"])
-        let outputs = try Fixture.makeClassifier().infer([query])
+        let outputs = try Fixture.makeClassifier(release).infer([query])
         #expect(outputs.map(\.name) == ["intent", "confidence"])
         #expect(outputs.map(\.datatype) == [.bytes, .fp32])
         #expect(outputs.map(\.shape) == [shape, shape])
         #expect(outputs[0].byteElements.map { String(decoding: $0, as: UTF8.self) } == ["check_balance", "card_lost_or_stolen", "speak_to_agent"])
     }
 
-    @Test func joinedRequestsAreAnsweredRowForRowAsEachAlone() throws {
+    @Test(arguments: Release.allCases)
+    func joinedRequestsAreAnsweredRowForRowAsEachAlone(release: Release) throws {
         #expect(IntentClassifier.supportsBatching)
-        let queries = ["What is my balance?", "I lost my card", "where is the closest ATM?", "talk to an agent"]
-        let (intents, confidences) = try classify(queries, shape: [queries.count])
+        let queries = ["What is my balance?", "I lost my card", "where is the closest ATM?", "talk to an agent", "asdf qwer"]
+        let (intents, confidences) = try Fixture.classify(queries, release: release)
         for (index, query) in queries.enumerated() {
-            let (intent, confidence) = try classify([query], shape: [1])
+            let (intent, confidence) = try Fixture.classify([query], release: release)
             #expect(intents[index] == intent[0])
             #expect(confidences[index] == confidence[0])
         }
     }
 
-    @Test func confidencesAreProbabilities() throws {
+    @Test(arguments: Release.allCases)
+    func confidencesAreProbabilities(release: Release) throws {
         let queries = ["What is my balance?", "bank", "", "zzz qqq", "!!!", "close my card account and send money to an agent"]
-        let (_, confidences) = try classify(queries, shape: [queries.count])
+        let (_, confidences) = try Fixture.classify(queries, release: release)
         #expect(confidences.count == queries.count)
         for confidence in confidences {
             #expect(confidence > 0 && confidence <= 1)
@@ -123,104 +132,24 @@ struct IntentClassifierTests {
         #expect(throws: PluginError.self) { try IntentClassifier(context: context) }
     }
 
-    @Test func loadsTwelveIntents() throws {
+    @Test func firstReleaseLoadsTwelveIntents() throws {
         let intents = try Fixture.makeClassifier().model.intents
         #expect(intents.count == 12)
         #expect(intents.contains("card_lost_or_stolen"))
+        #expect(try Fixture.makeClassifier().model.fallbackIntent == nil)
     }
 
     // MARK: Parity with the trainer
 
     /// The Swift scorer's accuracy on the held-out split is the one the trainer wrote to the manifest.
-    @Test func heldOutAccuracyMatchesTheManifest() throws {
-        let text = try String(contentsOf: Fixture.training.appendingPathComponent("heldout.csv"), encoding: .utf8)
-        let rows = parseCSV(text)
-        #expect(rows.first == ["text", "intent"])
-        let examples = rows.dropFirst()
+    @Test(arguments: Release.allCases)
+    func heldOutAccuracyMatchesTheManifest(release: Release) throws {
+        let examples = try Fixture.heldOut(release)
         try #require(examples.count >= 100)
-        let (intents, _) = try classify(examples.map { $0[0] }, shape: [examples.count])
-        let correct = zip(intents, examples).filter { $0.0 == $0.1[1] }.count
+        let (intents, _) = try Fixture.classify(examples.map(\.text), release: release)
+        let correct = zip(intents, examples).filter { $0.0 == $0.1.intent }.count
         let accuracy = Double(correct) / Double(examples.count)
-
-        let manifest = try Fixture.manifest()
-        let metadata = try #require(manifest["metadata"] as? [String: Any])
-        let metrics = try #require(metadata["metrics"] as? [String: Any])
-        let recorded = try #require(metrics["heldOutAccuracy"] as? Double)
+        let recorded = try Fixture.recordedMetric("heldOutAccuracy", of: release)
         #expect(abs(accuracy - recorded) <= 0.0001, "Swift: \(accuracy), manifest: \(recorded)")
-    }
-
-    // MARK: Helpers
-
-    private func classify(_ queries: [String], shape: [Int]) throws -> ([String], [Float]) {
-        let outputs = try Fixture.makeClassifier().infer([Tensor(name: "query", shape: shape, strings: queries)])
-        let intents = try #require(outputs.first { $0.name == "intent" }).byteElements.map { String(decoding: $0, as: UTF8.self) }
-        let data = try #require(outputs.first { $0.name == "confidence" }).data
-        let confidences = stride(from: 0, to: data.count, by: 4).map { offset in
-            Float(bitPattern: UInt32(data[offset]) | UInt32(data[offset + 1]) << 8 | UInt32(data[offset + 2]) << 16 | UInt32(data[offset + 3]) << 24)
-        }
-        return (intents, confidences)
-    }
-
-    /// Parses RFC 4180 CSV (quoted fields, doubled quotes, `\n` or `\r\n` line ends).
-    private func parseCSV(_ text: String) -> [[String]] {
-        var rows: [[String]] = []
-        var row: [String] = []
-        var field = ""
-        var isQuoted = false
-        var characters = text.makeIterator()
-        var pending = characters.next()
-        while let character = pending {
-            pending = characters.next()
-            if isQuoted {
-                if character == "\"" {
-                    if pending == "\"" {
-                        field.append("\"")
-                        pending = characters.next()
-                    } else {
-                        isQuoted = false
-                    }
-                } else {
-                    field.append(character)
-                }
-            } else if character == "\"" {
-                isQuoted = true
-            } else if character == "," {
-                row.append(field)
-                field = ""
-            } else if character == "\n" || character == "\r\n" {
-                row.append(field)
-                rows.append(row)
-                row = []
-                field = ""
-            } else {
-                field.append(character)
-            }
-        }
-        if !field.isEmpty || !row.isEmpty {
-            row.append(field)
-            rows.append(row)
-        }
-        return rows
-    }
-}
-
-/// The repository's intent-classifier files and one classifier built from them, shared by the tests.
-private enum Fixture {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let artifacts = root.appendingPathComponent("plugins/intent-classifier/artifacts", isDirectory: true)
-    static let training = root.appendingPathComponent("plugins/intent-classifier/training", isDirectory: true)
-
-    /// The source manifest, `manifests/intent-classifier.json`.
-    static func manifest() throws -> [String: Any] {
-        let data = try Data(contentsOf: root.appendingPathComponent("manifests/intent-classifier.json"))
-        let manifest = try JSONSerialization.jsonObject(with: data)
-        return try #require(manifest as? [String: Any])
-    }
-
-    /// A classifier built the way the host builds it: the manifest's config and the artifacts directory.
-    static func makeClassifier() throws -> IntentClassifier {
-        let config = try #require(try manifest()["config"] as? [String: Any])
-        let configuration = try JSONSerialization.data(withJSONObject: config)
-        return try IntentClassifier(context: PluginContext(configuration: configuration, bundleDirectory: artifacts))
     }
 }

@@ -41,14 +41,16 @@ struct ManifestTests {
 
     @Test("the examples folder holds the known manifests")
     func examplesPresent() {
-        #expect(Set(["echo.json", "intent-classifier.json", "anomaly-detector.json"]).isSubset(of: Set(Self.exampleManifests)))
+        let known = ["echo.json", "intent-classifier.json", "intent-classifier-1.1.0.json", "anomaly-detector.json"]
+        #expect(Set(known).isSubset(of: Set(Self.exampleManifests)))
     }
 
-    @Test("every example manifest parses", arguments: exampleManifests)
+    /// A model's first manifest is `<name>.json`; a further version's is `<name>-<version>.json`.
+    @Test("every example manifest parses and is named after its model", arguments: exampleManifests)
     func examplesParse(_ fileName: String) throws {
         let path = Self.manifestsDirectory.appendingPathComponent(fileName).path
         let manifest = try Manifest.load(contentsOf: path)
-        #expect(manifest.name + ".json" == fileName)
+        #expect(["\(manifest.name).json", "\(manifest.name)-\(manifest.version).json"].contains(fileName))
         #expect(manifest.sha256 == "")
         #expect(manifest.artifacts.allSatisfy { $0.sha256.isEmpty })
         #expect(manifest.abiVersion == 1)
@@ -83,6 +85,37 @@ struct ManifestTests {
         #expect(manifest.metadata.owner == "modelhost-examples")
         let warmup = try #require(manifest.warmup.first?.inputs.first)
         #expect(warmup == (try Tensor(name: "query", shape: [1], strings: ["What is my balance?"])))
+    }
+
+    @Test("no two example manifests declare the same model version")
+    func examplesAreDistinctVersions() throws {
+        let versions = try Self.exampleManifests.map { fileName in
+            let manifest = try Manifest.load(contentsOf: Self.manifestsDirectory.appendingPathComponent(fileName).path)
+            return "\(manifest.name) \(manifest.version)"
+        }
+        #expect(Set(versions).count == versions.count, "\(versions.sorted())")
+    }
+
+    @Test("the intent-classifier 1.1.0 manifest is a canary of the same plugin with the quantized artifact")
+    func intentClassifierSecondVersion() throws {
+        let first = try Manifest.load(contentsOf: Self.manifestsDirectory.appendingPathComponent("intent-classifier.json").path)
+        let manifest = try Manifest.load(contentsOf: Self.manifestsDirectory.appendingPathComponent("intent-classifier-1.1.0.json").path)
+        #expect(manifest.name == "intent-classifier")
+        #expect(manifest.version == SemanticVersion(major: 1, minor: 1, patch: 0))
+        #expect(manifest.library == first.library)
+        #expect(manifest.inputs == first.inputs)
+        #expect(manifest.outputs == first.outputs)
+        #expect(manifest.limits == first.limits)
+        #expect(manifest.config == .object(["model": .string("intent-model-int8.json")]))
+        #expect(manifest.rollout.mode == .canary)
+        #expect(manifest.rollout.percent == 10)
+        #expect(manifest.rollout.watchMilliseconds == 300_000)
+        #expect(first.rollout == RolloutSettings())
+        let metrics = manifest.metadata.metrics
+        for key in ["heldOutAccuracy", "heldOutAccuracyFloat", "inScopeAccuracy", "outOfScopeRecall", "outOfScopePrecision"] {
+            let value = try #require(metrics[key], "metadata.metrics.\(key)")
+            #expect(value > 0 && value <= 1)
+        }
     }
 
     @Test("the echo manifest's optional input and numeric warmup are read")

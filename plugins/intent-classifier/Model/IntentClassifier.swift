@@ -6,10 +6,12 @@ import PluginKit
 /// Input `query` is a `BYTES` tensor of UTF-8 queries of any shape; its element count is the batch.
 /// Outputs, with the input's shape, are `intent` (`BYTES`, the predicted intent of each query) and
 /// `confidence` (`FP32`, the softmax probability of that intent). The model is an
-/// ``IntentModel`` artifact in the bundle, named by the manifest's config:
+/// ``IntentModel`` artifact in the bundle, named by the manifest's config — the float artifact of
+/// 1.0.0 or the int8 one of 1.1.0, which adds the `out_of_scope` intent; the artifact says which:
 ///
 /// ```json
 /// "config": { "model": "intent-model.json" }
+/// "config": { "model": "intent-model-int8.json" }
 /// ```
 public struct IntentClassifier: ModelPlugin {
     /// Each row of the inputs is scored on its own, so requests joined along the first

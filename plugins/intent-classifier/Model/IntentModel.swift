@@ -10,20 +10,24 @@ import PluginKit
 /// highest score, and its confidence is its softmax probability. Scores are summed in `Double` in
 /// the trainer's order, so the plugin reproduces the trainer's predictions exactly.
 ///
-/// At load, every feature gets one row of log likelihoods across all intents, so scoring costs one
+/// A model with a ``fallbackIntent`` (1.1.0's `out_of_scope`) answers it for a query none of whose
+/// features is in the vocabulary — gibberish, an empty query, words it never saw — with the
+/// softmax probability of its log prior among the log priors: the model has no evidence, so its
+/// belief is the prior. A model without one scores such a query by its priors alone, as 1.0.0 does.
+///
+/// Two artifact formats are read (see `IntentModel+Artifact.swift`): version 1 stores float log
+/// likelihoods, version 2 stores them quantized to 8 bits and is dequantized here, at load. Either
+/// way every feature gets one row of log likelihoods across all intents, so scoring costs one
 /// dictionary lookup per feature.
 struct IntentModel: Sendable {
-    /// The value of the artifact's `format` key.
-    static let format = "modelhost.intent-naive-bayes"
-    /// The artifact format version this type reads.
-    static let formatVersion = 1
-
     /// The intents, in the artifact's order.
     let intents: [String]
     /// The log prior of each intent.
     let logPriors: [Double]
     /// Feature → the log likelihood of the feature under each intent.
     let logLikelihoods: [String: [Double]]
+    /// The index in ``intents`` of the intent a query with no known feature gets, if the model has one.
+    let fallbackIndex: Int?
 
     /// One prediction: the most likely intent and its probability.
     struct Prediction: Sendable, Hashable {
@@ -31,6 +35,11 @@ struct IntentModel: Sendable {
         var intent: String
         /// The softmax probability of ``intent``, in (0, 1].
         var confidence: Double
+    }
+
+    /// The intent a query with no feature in the vocabulary gets, if the model has one.
+    var fallbackIntent: String? {
+        fallbackIndex.map { intents[$0] }
     }
 
     /// Loads a model from its artifact.
@@ -46,12 +55,20 @@ struct IntentModel: Sendable {
             throw PluginError(.internal, "intent model \"\(url.path)\" cannot be read: \(error.localizedDescription)")
         }
         do {
-            try self.init(artifact: JSONDecoder().decode(Artifact.self, from: data))
+            try self.init(artifact: data)
         } catch let error as ArtifactError {
             throw PluginError(.internal, "intent model \"\(url.path)\" is invalid: \(error.message)")
         } catch {
             throw PluginError(.internal, "intent model \"\(url.path)\" is not a valid model artifact: \(error)")
         }
+    }
+
+    /// A model from validated parts.
+    init(intents: [String], logPriors: [Double], logLikelihoods: [String: [Double]], fallbackIndex: Int?) {
+        self.intents = intents
+        self.logPriors = logPriors
+        self.logLikelihoods = logLikelihoods
+        self.fallbackIndex = fallbackIndex
     }
 
     /// Scores features against every intent.
@@ -72,69 +89,21 @@ struct IntentModel: Sendable {
     /// Predicts the intent of a query.
     ///
     /// - Parameter utf8: The query's UTF-8 bytes.
-    /// - Returns: The first intent with the highest score and its softmax probability, computed
-    ///   with log-sum-exp so that no score overflows or underflows.
+    /// - Returns: The first intent with the highest score, or the ``fallbackIntent`` when no
+    ///   feature is known, and its softmax probability, computed with log-sum-exp so that no score
+    ///   overflows or underflows.
     func predict(utf8: some Collection<UInt8>) -> Prediction {
-        let scores = scores(for: IntentTokenizer.features(in: utf8))
+        let features = IntentTokenizer.features(in: utf8)
+        let scores = scores(for: features)
         var best = 0
         for index in scores.indices.dropFirst() where scores[index] > scores[best] {
             best = index
         }
         let top = scores[best]
+        if let fallbackIndex, !features.contains(where: { logLikelihoods[$0] != nil }) {
+            best = fallbackIndex
+        }
         let logSumExp = top + log(scores.reduce(0) { $0 + exp($1 - top) })
-        return Prediction(intent: intents[best], confidence: exp(top - logSumExp))
-    }
-}
-
-extension IntentModel {
-    /// The artifact's JSON layout.
-    private struct Artifact: Decodable {
-        var format: String
-        var formatVersion: Int
-        var tokenizer: String
-        var intents: [String]
-        var logPriors: [Double]
-        var unseenLogLikelihoods: [Double]
-        var logLikelihoods: [[String: Double]]
-    }
-
-    /// An artifact that decodes but does not describe a usable model.
-    private struct ArtifactError: Error {
-        var message: String
-    }
-
-    private init(artifact: Artifact) throws {
-        guard artifact.format == Self.format, artifact.formatVersion == Self.formatVersion else {
-            throw ArtifactError(
-                message: "format is \"\(artifact.format)\" version \(artifact.formatVersion), expected \"\(Self.format)\" version \(Self.formatVersion)"
-            )
-        }
-        guard artifact.tokenizer == IntentTokenizer.rule else {
-            throw ArtifactError(message: "tokenizer is \"\(artifact.tokenizer)\", this plugin implements \"\(IntentTokenizer.rule)\"")
-        }
-        let count = artifact.intents.count
-        guard count > 0 else { throw ArtifactError(message: "it has no intents") }
-        guard Set(artifact.intents).count == count, !artifact.intents.contains("") else {
-            throw ArtifactError(message: "intent names must be unique and non-empty")
-        }
-        for (key, values) in [
-            ("logPriors", artifact.logPriors.count), ("unseenLogLikelihoods", artifact.unseenLogLikelihoods.count),
-            ("logLikelihoods", artifact.logLikelihoods.count),
-        ] where values != count {
-            throw ArtifactError(message: "\(key) has \(values) entries for \(count) intents")
-        }
-        let values = artifact.logPriors + artifact.unseenLogLikelihoods + artifact.logLikelihoods.flatMap(\.values)
-        guard values.allSatisfy({ $0.isFinite && $0 <= 0 }) else {
-            throw ArtifactError(message: "a log probability is positive or not finite")
-        }
-        var table: [String: [Double]] = [:]
-        for (index, likelihoods) in artifact.logLikelihoods.enumerated() {
-            for (feature, value) in likelihoods {
-                table[feature, default: artifact.unseenLogLikelihoods][index] = value
-            }
-        }
-        self.intents = artifact.intents
-        self.logPriors = artifact.logPriors
-        self.logLikelihoods = table
+        return Prediction(intent: intents[best], confidence: exp(scores[best] - logSumExp))
     }
 }
