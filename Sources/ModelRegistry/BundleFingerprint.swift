@@ -28,11 +28,17 @@ struct BundleKey: Sendable, Hashable, Comparable, CustomStringConvertible {
 struct BundleFingerprint: Sendable, Hashable {
     /// One file or folder, by its path inside the bundle ("" for the bundle folder itself).
     struct Entry: Sendable, Hashable {
+        /// The path inside the bundle.
         var path: String
+        /// Type and permission bits (`st_mode`).
         var mode: UInt32
+        /// Size in bytes.
         var size: Int64
+        /// The inode: a file replaced by a rename has another.
         var inode: UInt64
+        /// Last write, in nanoseconds since the epoch (`st_mtim`).
         var modified: Int64
+        /// Last change of contents or attributes, in nanoseconds since the epoch (`st_ctim`).
         var changed: Int64
     }
 

@@ -10,7 +10,7 @@ import Scheduler
 /// The directory holds `<name>/<version>/` bundles. Entries whose names start with `.` are
 /// skipped (staging areas for copies in progress). Every bundle found is registered as loading
 /// at once, so the repository index shows it while it loads; one bad or slow bundle never stops
-/// the others.
+/// the others. This is the initial load; from then on a ``ModelReconciler`` follows the directory.
 public actor ModelRepository {
     /// Where the repository reads from and how it loads.
     public struct Configuration: Sendable {
