@@ -10,7 +10,7 @@ import Scheduler
 /// The directory holds `<name>/<version>/` bundles. Entries whose names start with `.` are
 /// skipped (staging areas for copies in progress). Every bundle found is registered as loading
 /// at once, so the repository index shows it while it loads; one bad or slow bundle never stops
-/// the others.
+/// the others. This is the initial load; from then on a ``ModelReconciler`` follows the directory.
 public actor ModelRepository {
     /// Where the repository reads from and how it loads.
     public struct Configuration: Sendable {
@@ -32,9 +32,15 @@ public actor ModelRepository {
         public var record: ModelVersionRecord
     }
 
-    private let configuration: Configuration
-    private let registry: ModelRegistry
-    private let scheduler: Scheduler
+    /// Where the repository reads from; the reconciler watches the same directory.
+    let configuration: Configuration
+    /// Where outcomes are recorded.
+    let registry: ModelRegistry
+    /// What loads the bundles.
+    let scheduler: Scheduler
+    /// The fingerprint of each bundle ``loadAll(onReport:)`` judged, taken just before its load,
+    /// so the reconciler that takes over knows whether the bundle changed since.
+    private(set) var loadedFingerprints: [BundleKey: BundleFingerprint] = [:]
 
     /// Creates a repository that loads through `scheduler` and registers what it loads in
     /// `registry`.
@@ -65,12 +71,13 @@ public actor ModelRepository {
         }
         var reports: [Report] = []
         var pending = bundles[...]
-        await withTaskGroup(of: Report.self) { group in
+        await withTaskGroup(of: (Report, BundleFingerprint?).self) { group in
             for _ in 0..<max(1, configuration.maxConcurrentLoads) {
                 guard let next = pending.popFirst() else { break }
                 group.addTask { await self.load(next) }
             }
-            for await report in group {
+            for await (report, fingerprint) in group {
+                loadedFingerprints[BundleKey(name: report.record.name, version: report.record.version)] = fingerprint
                 reports.append(report)
                 onReport(report)
                 if let next = pending.popFirst() {
@@ -88,7 +95,8 @@ public actor ModelRepository {
         var directory: String
     }
 
-    private nonisolated func load(_ candidate: Candidate) async -> Report {
+    private nonisolated func load(_ candidate: Candidate) async -> (Report, BundleFingerprint?) {
+        let fingerprint = BundleFingerprint.take(of: candidate.directory)
         let record: ModelVersionRecord
         switch await scheduler.load(bundleAt: candidate.directory, name: candidate.name, version: candidate.version) {
         case .success(let loaded):
@@ -104,7 +112,7 @@ public actor ModelRepository {
             )
         }
         registry.register(record)
-        return Report(record: record)
+        return (Report(record: record), fingerprint)
     }
 
     private func discoverBundles() throws(ModelHostError) -> [Candidate] {

@@ -26,7 +26,10 @@ struct ServeCommand: AsyncParsableCommand {
             least one model is ready. A bundle that fails to load is reported and skipped; every other \
             bundle serves. Every route but the health probes needs an API key from the --keys file (or \
             MODELHOST_API_KEYS); a --keys file that does not exist yet is created with a development \
-            key, printed once. SIGTERM or SIGINT shuts down gracefully; a second one exits at once.
+            key, printed once. After the initial load the models directory is watched: a bundle renamed \
+            into place loads once nothing in it has changed for --settle-time and it passes every check, \
+            a changed bundle is loaded again before its old copy drains, a removed one drains. SIGTERM or \
+            SIGINT shuts down gracefully; a second one exits at once.
             """
     )
 
@@ -75,6 +78,15 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Report ready only when every model has a ready version (by default one ready model is enough).")
     var strictReadiness = false
 
+    @Option(name: .long, help: "Seconds nothing in a new or changed bundle may change before it is loaded (fractions allowed).")
+    var settleTime: Double = Self.seconds(ModelReconciler.Configuration().settleTime)
+
+    @Option(name: .long, help: "Seconds between full rescans of the models directory, which find what the watcher missed (fractions allowed).")
+    var rescanInterval: Double = Self.seconds(ModelReconciler.Configuration().rescanInterval)
+
+    @Option(name: .long, help: "Loaded versions kept per model; past it the oldest inactive ones are unloaded.")
+    var maxResidentVersions: Int = ModelReconciler.Configuration().maxResidentVersions
+
     func validate() throws {
         if keys == nil && !insecureNoAuth {
             throw ValidationError("give --keys FILE (created with a development key if missing), or --insecure-no-auth to serve without keys")
@@ -88,6 +100,30 @@ struct ServeCommand: AsyncParsableCommand {
         if shutdownTimeout < 0 {
             throw ValidationError("--shutdown-timeout must not be negative")
         }
+        if !(0...3600).contains(settleTime) {
+            throw ValidationError("--settle-time must be between 0 and 3600 seconds")
+        }
+        if !(0.05...86400).contains(rescanInterval) {
+            throw ValidationError("--rescan-interval must be between 0.05 and 86400 seconds")
+        }
+        if maxResidentVersions < 1 {
+            throw ValidationError("--max-resident-versions must be at least 1")
+        }
+    }
+
+    /// A duration in seconds, for an option's default.
+    private static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    /// How the models directory is followed after the initial load.
+    var reconcilerConfiguration: ModelReconciler.Configuration {
+        var configuration = ModelReconciler.Configuration()
+        configuration.settleTime = .milliseconds(Int64((settleTime * 1000).rounded()))
+        configuration.rescanInterval = .milliseconds(Int64((rescanInterval * 1000).rounded()))
+        configuration.maxResidentVersions = maxResidentVersions
+        configuration.drainGracePeriod = .seconds(shutdownTimeout)
+        return configuration
     }
 
     func run() async throws {
@@ -136,6 +172,7 @@ struct ServeCommand: AsyncParsableCommand {
             for await event in breakers.events { Self.log(event, to: logger) }
         }
         let repository = ModelRepository(configuration: .init(directory: models), registry: registry, scheduler: scheduler)
+        let reconciler = ModelReconciler(repository: repository, configuration: reconcilerConfiguration, events: { event in Self.log(event, to: logger) })
 
         var configuration = HTTPServer.Configuration()
         configuration.host = host
@@ -162,13 +199,17 @@ struct ServeCommand: AsyncParsableCommand {
                 if reports.isEmpty { logger.warning("no bundles found", metadata: ["models": "\(models)"]) }
                 logger.info("initial load finished", metadata: ["ready": "\(reports.filter(\.record.isReady).count)", "failed": "\(reports.filter { $0.record.failure != nil }.count)"])
             } catch {
-                logger.error("the models directory cannot be read; serving nothing", metadata: ["reason": "\(error)"])
+                logger.error("the models directory cannot be read; serving nothing until it can", metadata: ["reason": "\(error)"])
             }
+            // From here on the reconciler alone loads and unloads.
+            await reconciler.run()
         }
         // Versions that start to take traffic are watched and rolled back if they fail.
         let rolloutWatcher = RolloutWatcher(registry: registry)
         let rollingOut = Task {
-            await loading.value
+            while !registry.snapshot.isInitialLoadComplete, !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(100))
+            }
             await rolloutWatcher.run()
         }
         let watching = keys.map { keysFile in Task { await Self.watchKeys(at: keysFile, into: gatekeeper, logger: logger) } }
@@ -180,7 +221,7 @@ struct ServeCommand: AsyncParsableCommand {
             logger.critical("second signal; exiting at once", metadata: ["signal": "\(signal)"])
             Glibc.exit(128 + signal)
         }
-        let status = await shutDown(registry: registry, server: server, scheduler: scheduler)
+        let status = await shutDown(registry: registry, reconciler: reconciler, server: server, scheduler: scheduler)
         loading.cancel()
         rollingOut.cancel()
         await rollingOut.value
@@ -200,13 +241,15 @@ struct ServeCommand: AsyncParsableCommand {
         URL(fileURLWithPath: models).appendingPathComponent(".modelhost/libs").path
     }
 
-    /// Shuts down in order: readiness turns false, the listener closes, in-flight requests finish
-    /// within the shutdown timeout, then every version is destroyed on its own threads.
+    /// Shuts down in order: readiness turns false, the models directory is no longer followed
+    /// (nothing loads from then on), the listener closes, in-flight requests finish within the
+    /// shutdown timeout, then every version is destroyed on its own threads.
     ///
     /// - Returns: The exit status: 0, or 1 when calls were still running at the timeout.
-    private func shutDown(registry: ModelRegistry, server: HTTPServer, scheduler: Scheduler) async -> Int32 {
+    private func shutDown(registry: ModelRegistry, reconciler: ModelReconciler, server: HTTPServer, scheduler: Scheduler) async -> Int32 {
         let logger = Logger(label: "modelhost")
         registry.markShuttingDown()
+        await reconciler.shutDown()
         let deadline = ContinuousClock.now.advanced(by: .seconds(shutdownTimeout))
         let edge = await server.shutdown(gracePeriod: ContinuousClock.now.duration(to: deadline))
         if !edge.isGraceful {
@@ -228,6 +271,34 @@ struct ServeCommand: AsyncParsableCommand {
             logger.error("model failed to load", metadata: ["model": "\(record.name)", "version": "\(record.version)", "code": "\(failure.code)", "reason": "\(failure.message)"])
         } else {
             logger.info("model ready", metadata: ["model": "\(record.name)", "version": "\(record.version)"])
+        }
+    }
+
+    private static func log(_ event: ReconcilerEvent, to logger: Logger) {
+        var metadata: Logger.Metadata = [:]
+        if let model = event.model { metadata["model"] = "\(model)" }
+        if let version = event.version { metadata["version"] = "\(version)" }
+        func with(_ extra: Logger.Metadata) -> Logger.Metadata { metadata.merging(extra) { $1 } }
+        switch event.kind {
+        case .following(let isWatching):
+            logger.info("following the models directory", metadata: with(["inotify": "\(isWatching)"]))
+        case .seen: logger.info("bundle seen", metadata: metadata)
+        case .changed: logger.info("bundle changed", metadata: metadata)
+        case .waitingToSettle(let settleTime): logger.debug("waiting for the bundle to settle", metadata: with(["settle": "\(settleTime)"]))
+        case .invalid(let error): logger.error("bundle invalid; not retried until it changes", metadata: with(["code": "\(error.code)", "reason": "\(error.message)"]))
+        case .loading: logger.info("loading bundle", metadata: metadata)
+        case .loadFailed(let error): logger.error("model failed to load; not retried until it changes", metadata: with(["code": "\(error.code)", "reason": "\(error.message)"]))
+        case .ready(let loadTime): logger.info("model ready", metadata: with(["loadTime": "\(loadTime)"]))
+        case .keptServing: logger.warning("the change failed; the copy already loaded keeps serving", metadata: metadata)
+        case .replaced: logger.notice("model replaced by its new copy; the old copy drains", metadata: metadata)
+        case .removed: logger.notice("bundle removed; the version no longer serves and drains", metadata: metadata)
+        case .unloaded(let limit): logger.notice("version unloaded: over the resident versions limit", metadata: with(["maxResidentVersions": "\(limit)"]))
+        case .drained(let report):
+            logger.info("version drained", metadata: with(["destroyed": "\(report.isDestroyed)", "running": "\(report.stillRunning)"]))
+        case .drift: logger.warning("the rescan found a change the watcher missed", metadata: metadata)
+        case .overflowed: logger.warning("the watcher's event queue overflowed; rescanning the models directory", metadata: metadata)
+        case .watcherUnavailable(let reason): logger.warning("changes are found by rescans only", metadata: with(["reason": "\(reason)"]))
+        case .rescanFailed(let reason): logger.error("the models directory cannot be read; nothing is removed until it can", metadata: with(["reason": "\(reason)"]))
         }
     }
 

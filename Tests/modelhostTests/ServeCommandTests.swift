@@ -7,8 +7,8 @@ import Testing
 import Glibc
 #endif
 
-/// `modelhost serve` as a process: shutting down on signals, memory under hostile clients, and
-/// `modelhost validate` on a plugin that hangs.
+/// `modelhost serve` as a process: shutting down on signals, memory under hostile clients, a
+/// bundle renamed into a running server, and `modelhost validate` on a plugin that hangs.
 ///
 /// Every blocking step (the process, sockets, waiting) runs through ``onThread(_:)``, off the
 /// cooperative threads the rest of the suite needs.
@@ -167,6 +167,39 @@ import Glibc
         #expect(peak - before < budget + (32 << 20), "resident memory grew from \(before >> 20) MiB to \(peak >> 20) MiB")
         #expect(refused >= 36)
         _ = try await Self.stop(server, with: SIGTERM, within: 15)
+    }
+
+    @Test func aBundleRenamedIntoARunningServerServesWithinSeconds() async throws {
+        let models = try ModelsDirectory()
+        try models.addExample("echo")
+        // Built beside the models directory, on the same file system, then renamed in whole.
+        let staging = try ModelsDirectory()
+        try staging.addExample("intent-classifier")
+        let server = try await Self.serve(["--models", models.path, "--insecure-no-auth"])
+        try await waitUntil(.seconds(30)) { server.output.contains("following the models directory") }
+
+        let body = #"{"inputs":[{"name":"query","shape":[1],"datatype":"BYTES","data":["What is my balance?"]}]}"#
+        let (elapsed, answer) = try await onThread { () throws -> (TimeInterval, String) in
+            guard rename(staging.path + "/intent-classifier", models.path + "/intent-classifier") == 0 else {
+                throw TestKitError("rename failed: \(String(cString: strerror(errno)))")
+            }
+            let renamed = Date()
+            var answer = ""
+            while Date().timeIntervalSince(renamed) < 60 {
+                answer = (try? SocketClient.request(port: server.port, "POST", "/v2/models/intent-classifier/infer", body: body)) ?? ""
+                if answer.hasPrefix("HTTP/1.1 200") { return (Date().timeIntervalSince(renamed), answer) }
+                usleep(5_000)
+            }
+            return (Date().timeIntervalSince(renamed), answer)
+        }
+        #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer)\n\(server.output)")
+        #expect(answer.contains("check_balance"))
+        // The settle time (0.5 s by default) is the floor; the rest is the load and warmup.
+        #expect(elapsed >= 0.45 && elapsed < 30, "\(elapsed) s")
+        print("hot change: rename to first successful request in \(String(format: "%.3f", elapsed)) s (settle time 0.5 s)")
+        #expect(server.output.contains("bundle seen"))
+        #expect(server.output.contains("model ready"))
+        #expect(try await Self.stop(server, with: SIGTERM, within: 15).0 == 0)
     }
 
     @Test func validateGivesUpOnACreateThatHangs() async throws {
