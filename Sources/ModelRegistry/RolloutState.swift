@@ -15,6 +15,12 @@ public struct RolloutState: Sendable, Hashable, Codable {
         public var version: String
         /// Its share of unversioned traffic, in percent.
         public var percent: Double
+
+        /// A canary of `version` taking `percent` of unversioned traffic.
+        public init(version: String, percent: Double) {
+            self.version = version
+            self.percent = percent
+        }
     }
 
     /// One variant of an A/B split.
@@ -23,6 +29,12 @@ public struct RolloutState: Sendable, Hashable, Codable {
         public var version: String
         /// Its weight, relative to the others'.
         public var weight: Double
+
+        /// `version` with `weight`.
+        public init(version: String, weight: Double) {
+            self.version = version
+            self.weight = weight
+        }
     }
 
     /// The version that serves unversioned requests; `nil` for the highest ready one.
