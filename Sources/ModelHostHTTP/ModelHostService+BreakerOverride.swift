@@ -75,7 +75,7 @@ extension ModelHostService {
 
 extension HTTPResponse {
     /// The response with the request's id.
-    fileprivate func adding(requestID: String) -> HTTPResponse {
+    func adding(requestID: String) -> HTTPResponse {
         var response = self
         response.headers.replaceOrAdd(name: ModelHostService.requestIDHeader, value: requestID)
         return response

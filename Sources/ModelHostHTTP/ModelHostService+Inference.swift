@@ -52,6 +52,10 @@ extension ModelHostService {
             overrideBreaker(request, body: body, completion: completion)
             return nil
         }
+        if request.route.controlledModel != nil {
+            respondToControl(request, body: body, completion: completion)
+            return nil
+        }
         let manifestTimeout = Duration.milliseconds(request.resolution.manifest.limits.timeoutMilliseconds)
         var timeout = min(manifestTimeout, request.callerTimeout ?? manifestTimeout)
         let job: InferenceJob

@@ -51,6 +51,8 @@ public final class ModelHostService: Sendable {
     let registry: ModelRegistry
     /// Where operators' breaker overrides go; `nil` sets them on the version directly.
     let breakers: BreakerRegistry?
+    /// What unloads model versions; `nil` until the server wires its models directory watcher.
+    let control: (any ModelControl)?
     /// The admission decision, bound once to the `RequestAdmitting` given to `init`: calling it costs
     /// no existential copy per request.
     private let admit: (@Sendable (AdmissionRequest, inout CredentialMemo) -> AdmissionDecision)?
@@ -66,6 +68,8 @@ public final class ModelHostService: Sendable {
     ///     `nil` admits everything.
     ///   - breakers: Where operators' breaker overrides go, so that they are remembered; `nil`
     ///     sets them on the version alone.
+    ///   - control: What unloads model versions for the unload routes; `nil` answers them 503
+    ///     `unavailable` (the server wires one with its models directory watcher).
     ///   - configuration: What the server reports about itself.
     ///   - logger: Where refusals and plugin failures are logged, by key id, model, version and
     ///     request id, never with request content.
@@ -73,11 +77,13 @@ public final class ModelHostService: Sendable {
         registry: ModelRegistry,
         admission: (any RequestAdmitting)? = nil,
         breakers: BreakerRegistry? = nil,
+        control: (any ModelControl)? = nil,
         configuration: Configuration = .init(),
         logger: Logger = Logger(label: "modelhost.http")
     ) {
         self.registry = registry
         self.breakers = breakers
+        self.control = control
         if let admission {
             self.admit = { (request: AdmissionRequest, memo: inout CredentialMemo) -> AdmissionDecision in
                 admission.admit(request, memo: &memo)
@@ -149,7 +155,19 @@ public final class ModelHostService: Sendable {
             admittedHeaders = decision.headers
         }
         guard let resolution else {
-            return .respond(respondWithoutBody(to: route, path: path, method: head.method))
+            guard route.controlledModel != nil else {
+                return .respond(respondWithoutBody(to: route, path: path, method: head.method))
+            }
+            // A control route: what it names is checked from the head, its body read next.
+            if let refusal = controlRefusal(for: route) {
+                var response = HTTPResponse(error: refusal)
+                for header in admittedHeaders { response.headers.replaceOrAdd(name: header.name, value: header.value) }
+                return .respond(response)
+            }
+            return .readBody(AdmittedRequest(
+                route: route, resolution: nil, requestID: requestID, keyID: keyID, path: path,
+                responseHeaders: admittedHeaders, callerTimeout: nil, jsonLength: nil
+            ))
         }
         do throws(ModelHostError) {
             var resolved = try resolution.get()
@@ -230,9 +248,11 @@ public final class ModelHostService: Sendable {
                 return .json(.ok, repositoryIndex())
             case .health:
                 return .json(.ok, health())
+            case .adminModels:
+                return .json(.ok, adminModels())
             case .v1Model(let name):
                 return try v1Model(name: name)
-            case .infer, .predict, .v1Predict, .breaker, .methodNotAllowed, .notFound:
+            case .infer, .predict, .v1Predict, .breaker, .rollout, .unloadVersion, .repositoryLoad, .repositoryUnload, .methodNotAllowed, .notFound:
                 throw ModelHostError(.internal, "\(method) \(path) was routed to the wrong handler")
             }
         } catch {
@@ -279,10 +299,11 @@ public final class ModelHostService: Sendable {
 ///
 /// A reference, so the request's state and its completion share it without copying its fields.
 final class AdmittedRequest: Sendable {
-    /// The route, an inference route.
+    /// The route: an inference route, a breaker override, or a control route.
     let route: Route
-    /// The model version resolved for it, once.
-    let resolution: ModelRegistry.Resolution
+    /// The model version resolved for it once, from the head; `nil` for a control route, which
+    /// acts on a model (``Route/controlledModel``) rather than calling a version.
+    private let resolved: ModelRegistry.Resolution?
     /// The request id, echoed in the response and named in the log.
     let requestID: String
     /// The key that was admitted, if any.
@@ -296,12 +317,22 @@ final class AdmittedRequest: Sendable {
     /// The `Inference-Header-Content-Length` value.
     let jsonLength: Int?
 
+    /// The model version resolved from the head, for the routes that resolve one
+    /// (``Route/resolvedVersion`` is not `nil`: inference and breaker overrides).
+    ///
+    /// `decide` admits those routes only with a resolution and control routes only without one,
+    /// and only the handlers of the former read this, so a missing one is a broken invariant.
+    var resolution: ModelRegistry.Resolution {
+        guard let resolved else { preconditionFailure("\(route) was admitted without a model version but read one") }
+        return resolved
+    }
+
     init(
-        route: Route, resolution: ModelRegistry.Resolution, requestID: String, keyID: String?, path: String,
+        route: Route, resolution: ModelRegistry.Resolution?, requestID: String, keyID: String?, path: String,
         responseHeaders: [(name: String, value: String)], callerTimeout: Duration?, jsonLength: Int?
     ) {
         self.route = route
-        self.resolution = resolution
+        self.resolved = resolution
         self.requestID = requestID
         self.keyID = keyID
         self.path = path

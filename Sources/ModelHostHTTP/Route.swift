@@ -14,6 +14,16 @@ enum Route: Equatable, Sendable {
     case health
     /// An operator's override of a model version's circuit breaker.
     case breaker(name: String, version: String)
+    /// `GET /admin/models`: every model version with its place in the model's rollout.
+    case adminModels
+    /// `POST /admin/models/{m}/{action}`: an operator changes which version serves the model.
+    case rollout(name: String, action: RolloutAction)
+    /// `POST /admin/models/{m}/versions/{v}/unload`: an operator unloads one version.
+    case unloadVersion(name: String, version: String)
+    /// The OIP repository extension's `POST /v2/repository/models/{m}/load`.
+    case repositoryLoad(name: String)
+    /// The OIP repository extension's `POST /v2/repository/models/{m}/unload`: every version.
+    case repositoryUnload(name: String)
     /// KServe v1 `GET /v1/models/{m}`: the model's name and whether it is ready.
     case v1Model(name: String)
     /// KServe v1 `POST /v1/models/{m}:predict`: `/predict` with `instances`.
@@ -21,6 +31,11 @@ enum Route: Equatable, Sendable {
     /// The path is known but not for this method; carries the allowed methods.
     case methodNotAllowed(allowed: [HTTPMethod])
     case notFound
+
+    /// A change of a model's rollout an operator asks for, named by the last segment of its path.
+    enum RolloutAction: String, CaseIterable, Sendable {
+        case rollback, promote, pin, unpin, canary, split
+    }
 
     /// What a route gives access to, for admission: the route's kind and the model it names.
     enum Target: Equatable {
@@ -45,8 +60,9 @@ enum Route: Equatable, Sendable {
         case .infer(let name, let version): .inference(model: name, version: version)
         case .predict(let name), .v1Predict(let name): .inference(model: name, version: nil)
         case .health: .metadata(model: nil)
-        case .repositoryIndex: .admin(model: nil)
-        case .breaker(let name, _): .admin(model: name)
+        case .repositoryIndex, .adminModels: .admin(model: nil)
+        case .breaker(let name, _), .rollout(let name, _), .unloadVersion(let name, _), .repositoryLoad(let name), .repositoryUnload(let name):
+            .admin(model: name)
         case .methodNotAllowed, .notFound: .none
         }
     }
@@ -58,6 +74,15 @@ enum Route: Equatable, Sendable {
         case .infer(let name, let version): (name, version)
         case .predict(let name), .v1Predict(let name): (name, nil)
         case .breaker(let name, let version): (name, version)
+        default: nil
+        }
+    }
+
+    /// The model a control route acts on: a route that reads a JSON body and changes the model
+    /// (its rollout, or what is loaded) rather than calling a version; `nil` for other routes.
+    var controlledModel: String? {
+        switch self {
+        case .rollout(let name, _), .unloadVersion(let name, _), .repositoryLoad(let name), .repositoryUnload(let name): name
         default: nil
         }
     }
@@ -89,9 +114,22 @@ enum Route: Equatable, Sendable {
             return count == 1 ? (.health, .GET) : (nil, .GET)
         }
         if isSegment(0, "admin") {
-            // admin/models/{m}/versions/{v}/breaker
-            guard count == 6, isSegment(1, "models"), isSegment(3, "versions"), isSegment(5, "breaker") else { return (nil, .GET) }
-            return (.breaker(name: text(2), version: text(4)), .POST)
+            guard count >= 2, isSegment(1, "models") else { return (nil, .GET) }
+            switch count {
+            case 2:
+                return (.adminModels, .GET)
+            case 4:
+                // admin/models/{m}/{action}: the action's name becomes a string on this rare route only.
+                guard let action = RolloutAction(rawValue: text(3)) else { return (nil, .GET) }
+                return (.rollout(name: text(2), action: action), .POST)
+            case 6 where isSegment(3, "versions"):
+                // admin/models/{m}/versions/{v}/breaker | unload
+                if isSegment(5, "breaker") { return (.breaker(name: text(2), version: text(4)), .POST) }
+                if isSegment(5, "unload") { return (.unloadVersion(name: text(2), version: text(4)), .POST) }
+                return (nil, .GET)
+            default:
+                return (nil, .GET)
+            }
         }
         if isSegment(0, "v1") {
             guard count == 3, isSegment(1, "models") else { return (nil, .GET) }
@@ -111,6 +149,12 @@ enum Route: Equatable, Sendable {
             if isSegment(1, "health"), isSegment(2, "live") { return (.serverLive, .GET) }
             if isSegment(1, "health"), isSegment(2, "ready") { return (.serverReady, .GET) }
             if isSegment(1, "repository"), isSegment(2, "index") { return (.repositoryIndex, .POST) }
+        }
+        if count == 5, isSegment(1, "repository"), isSegment(2, "models") {
+            // v2/repository/models/{m}/load | unload
+            if isSegment(4, "load") { return (.repositoryLoad(name: text(3)), .POST) }
+            if isSegment(4, "unload") { return (.repositoryUnload(name: text(3)), .POST) }
+            return (nil, .GET)
         }
         guard count >= 3, isSegment(1, "models") else { return (nil, .GET) }
         var tail = 3

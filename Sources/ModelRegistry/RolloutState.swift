@@ -16,7 +16,7 @@ public struct RolloutState: Sendable, Hashable, Codable {
         /// Its share of unversioned traffic, in percent.
         public var percent: Double
 
-        /// Creates a canary.
+        /// A canary of `version` taking `percent` of unversioned traffic.
         public init(version: String, percent: Double) {
             self.version = version
             self.percent = percent
@@ -30,7 +30,7 @@ public struct RolloutState: Sendable, Hashable, Codable {
         /// Its weight, relative to the others'.
         public var weight: Double
 
-        /// Creates a variant.
+        /// `version` with `weight`.
         public init(version: String, weight: Double) {
             self.version = version
             self.weight = weight

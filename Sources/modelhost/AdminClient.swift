@@ -3,7 +3,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-/// A minimal HTTP/1.1 client for the commands that call a running server (`breaker`, `health`):
+/// A minimal HTTP/1.1 client for the commands that call a running server (`breaker`, `health`, `models` and the rollout commands):
 /// one request per connection, the whole response aggregated in memory.
 ///
 /// Plain `http://` only: ModelHost does not terminate TLS (see docs/security.md), so neither does

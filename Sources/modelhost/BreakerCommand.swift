@@ -12,12 +12,13 @@ struct BreakerCommand: AsyncParsableCommand {
         discussion: """
             forced-open refuses every call to the version (503 unavailable) until it is set again; \
             closed starts the breaker afresh; disabled lets every call through and judges nothing. \
-            The admin key is read from the environment variable MODELHOST_ADMIN_KEY, never from a \
-            flag, so it stays out of process listings and shell history; without it the request is \
-            sent with no key, which only a server run with --insecure-no-auth accepts. Prints the \
+            The admin key is read from the file --key-file names (readable by its owner only), else \
+            from the environment variable MODELHOST_ADMIN_KEY, never from a flag, so it stays out of \
+            process listings and shell history; without either the request is sent with no key, \
+            which only a server run with --insecure-no-auth accepts. Prints the \
             breaker's state after the change. Exit status: 0 done, 1 the server refused (its message \
             and code are printed), 69 the server could not be reached, 76 the answer was not \
-            understood, 77 the key is missing or refused, 78 MODELHOST_ADMIN_KEY is unusable.
+            understood, 77 the key is missing or refused, 78 the key file or MODELHOST_ADMIN_KEY is unusable.
             """
     )
 
@@ -41,7 +42,7 @@ struct BreakerCommand: AsyncParsableCommand {
     func run() async throws {
         let server = try serverOptions.serverURL()
         try await CommandFailure.reporting { () async throws(CommandFailure) in
-            let call = try ServerCall(server: server, keys: .admin)
+            let call = try serverOptions.call(to: server, keys: .admin)
             let body = Array(#"{"state":"\#(state.rawValue)"}"#.utf8)
             let report = try await call.send(.POST, "/admin/models/\(model)/versions/\(version)/breaker", json: body, as: Report.self)
             print("\(report.name) \(report.version): \(report.breaker.summary)")

@@ -26,6 +26,8 @@ struct CommandFailure: Error, CustomStringConvertible {
     var status: Status
     /// What happened, in one line, never with a key in it.
     var message: String
+    /// The server's error body as it answered it, when there was one: what `--json` prints.
+    var answer: [UInt8]?
 
     init(_ status: Status, _ message: String) {
         self.status = status

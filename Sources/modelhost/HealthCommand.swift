@@ -9,8 +9,9 @@ struct HealthCommand: AsyncParsableCommand {
         abstract: "Show every model version of a running server: state, breaker, calls in flight and queued.",
         discussion: """
             Reads GET /health, which needs a key with the infer scope (as model metadata does). The \
-            key is read from the environment variable MODELHOST_API_KEY, else MODELHOST_ADMIN_KEY, \
-            never from a flag, so it stays out of process listings and shell history; without either \
+            key is read from the file --key-file names (readable by its owner only), else from the \
+            environment variable MODELHOST_API_KEY, else MODELHOST_ADMIN_KEY, never from a flag, so \
+            it stays out of process listings and shell history; without any \
             the request is sent with no key, which only a server run with --insecure-no-auth accepts. \
             Exit status: 0 (the server's status, ok or degraded, is printed last), otherwise as for \
             `modelhost breaker`.
@@ -22,7 +23,7 @@ struct HealthCommand: AsyncParsableCommand {
     func run() async throws {
         let server = try serverOptions.serverURL()
         try await CommandFailure.reporting { () async throws(CommandFailure) in
-            let report = try await ServerCall(server: server, keys: .metadata).send(.GET, "/health", as: Report.self)
+            let report = try await serverOptions.call(to: server, keys: .metadata).send(.GET, "/health", as: Report.self)
             print(Self.table(report), terminator: "")
         }
     }

@@ -172,7 +172,15 @@ struct ServeCommand: AsyncParsableCommand {
             for await event in breakers.events { Self.log(event, to: logger) }
         }
         let repository = ModelRepository(configuration: .init(directory: models), registry: registry, scheduler: scheduler)
-        let reconciler = ModelReconciler(repository: repository, configuration: reconcilerConfiguration, events: { event in Self.log(event, to: logger) })
+        // The residency cap never unloads a version the rollout relies on.
+        let reconciler = ModelReconciler(
+            repository: repository, configuration: reconcilerConfiguration,
+            isProtected: { name, version in
+                guard let rollout = registry.snapshot.rollouts[name] else { return false }
+                return rollout.pinned == version || rollout.canary?.version == version || rollout.split?.contains { $0.version == version } == true
+            },
+            events: { event in Self.log(event, to: logger) }
+        )
 
         var configuration = HTTPServer.Configuration()
         configuration.host = host
@@ -184,8 +192,10 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.requestReadTimeout = .seconds(readTimeout)
         var serviceConfiguration = ModelHostService.Configuration()
         serviceConfiguration.requiresEveryModelReady = strictReadiness
+        let unloader = VersionUnloader(registry: registry, scheduler: scheduler, gracePeriod: .seconds(shutdownTimeout))
         let service = ModelHostService(
-            registry: registry, admission: gatekeeper, breakers: breakers, configuration: serviceConfiguration, logger: Logger(label: "modelhost.http")
+            registry: registry, admission: gatekeeper, breakers: breakers, control: unloader, configuration: serviceConfiguration,
+            logger: Logger(label: "modelhost.http")
         )
         // Listen first: probes answer while the bundles load.
         let server = try await HTTPServer.bind(configuration: configuration, service: service)

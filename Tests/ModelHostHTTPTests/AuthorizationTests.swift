@@ -70,6 +70,8 @@ import Testing
         /// The scope the route needs: nil for probes.
         var scope: String?
         var namesModel: Bool
+        /// What a good key gets: the route's own answer once admitted.
+        var admitted: HTTPResponseStatus = .ok
 
         var testDescription: String { "\(method) \(path)" }
     }
@@ -90,6 +92,18 @@ import Testing
         Call(method: .POST, path: "/v2/repository/index", scope: "admin", namesModel: false),
         Call(method: .GET, path: "/health", scope: "infer", namesModel: false),
         Call(method: .POST, path: "/admin/models/echo/versions/1.0.0/breaker", body: #"{"state": "closed"}"#, scope: "admin", namesModel: true),
+        // The rollout routes: admin scope, on the model they name; the listing names none.
+        Call(method: .GET, path: "/admin/models", scope: "admin", namesModel: false),
+        Call(method: .POST, path: "/admin/models/echo/promote", body: #"{"version": "1.0.0"}"#, scope: "admin", namesModel: true),
+        Call(method: .POST, path: "/admin/models/echo/pin", body: #"{"version": "1.0.0"}"#, scope: "admin", namesModel: true),
+        // Echo has one version: nothing to roll back to, nothing beside it to canary.
+        Call(method: .POST, path: "/admin/models/echo/rollback", body: "{}", scope: "admin", namesModel: true, admitted: .badRequest),
+        Call(method: .POST, path: "/admin/models/echo/canary", body: #"{"version": "1.0.0", "percent": 5}"#, scope: "admin", namesModel: true, admitted: .badRequest),
+        Call(method: .POST, path: "/admin/models/echo/split", body: #"{"weights": {"1.0.0": 1}}"#, scope: "admin", namesModel: true, admitted: .badRequest),
+        Call(method: .POST, path: "/v2/repository/models/echo/load", scope: "admin", namesModel: true),
+        // No model control is wired in this server.
+        Call(method: .POST, path: "/v2/repository/models/echo/unload", scope: "admin", namesModel: true, admitted: .serviceUnavailable),
+        Call(method: .POST, path: "/admin/models/echo/versions/1.0.0/unload", scope: "admin", namesModel: true, admitted: .badRequest),
     ]
 
     private static func key(_ credential: Credential, for call: Call, _ keys: Keys) -> String? {
@@ -109,8 +123,8 @@ import Testing
         switch credential {
         case .none, .malformed, .unknown, .revoked: return .unauthorized
         case .withoutScope: return .forbidden
-        case .withoutModel: return call.namesModel ? .forbidden : .ok
-        case .good: return .ok
+        case .withoutModel: return call.namesModel ? .forbidden : call.admitted
+        case .good: return call.admitted
         }
     }
 

@@ -26,11 +26,13 @@ final class LiveServer: Sendable {
     /// - Parameters:
     ///   - admission: The Gatekeeper, or `nil` to admit everything.
     ///   - breakers: Where breakers are registered and overridden, or `nil`.
+    ///   - control: What unloads versions for the unload routes, or `nil`.
     ///   - loadTimeout: The Scheduler's load timeout.
     ///   - configure: Changes to the HTTP configuration (the port is always 0).
     ///   - service: Changes to the service configuration.
     init(
-        models: ModelsDirectory, admission: (any RequestAdmitting)? = nil, breakers: BreakerRegistry? = nil, loadTimeout: Duration = .seconds(60),
+        models: ModelsDirectory, admission: (any RequestAdmitting)? = nil, breakers: BreakerRegistry? = nil,
+        control: (any ModelControl)? = nil, loadTimeout: Duration = .seconds(60),
         configure: (inout HTTPServer.Configuration) -> Void = { _ in },
         service: (inout ModelHostService.Configuration) -> Void = { _ in }
     ) async throws {
@@ -46,7 +48,7 @@ final class LiveServer: Sendable {
         service(&serviceConfiguration)
         server = try await HTTPServer.bind(
             configuration: http,
-            service: ModelHostService(registry: registry, admission: admission, breakers: breakers, configuration: serviceConfiguration)
+            service: ModelHostService(registry: registry, admission: admission, breakers: breakers, control: control, configuration: serviceConfiguration)
         )
         let repository = ModelRepository(configuration: .init(directory: models.path), registry: registry, scheduler: scheduler)
         loading = Task { _ = try? await repository.loadAll() }

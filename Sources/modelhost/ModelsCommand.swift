@@ -1,0 +1,97 @@
+import ArgumentParser
+import Foundation
+import NIOHTTP1
+
+/// `modelhost models`: every model version of a running server with its place in the model's
+/// rollout.
+struct ModelsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "models",
+        abstract: "Show every model version of a running server: state, whether it is active or pinned, its canary or split share, its breaker.",
+        discussion: """
+            Reads GET /admin/models, which needs the admin scope; a key restricted to some models \
+            sees every model here, as in /health. Then a line per rolled-back version with the reason, \
+            and per failed version with why. \(ControlOptions.keyAndExitStatus)
+            """
+    )
+
+    @OptionGroup var options: ControlOptions
+
+    func run() async throws {
+        let server = try options.serverOptions.serverURL()
+        try await CommandFailure.reporting { () async throws(CommandFailure) in
+            let call = try options.serverOptions.call(to: server, keys: .admin)
+            let answer = try await options.send(.GET, "/admin/models", body: nil, with: call)
+            if options.json {
+                ControlOptions.printRaw(answer)
+            } else {
+                print(Self.table(try call.decode(answer, as: Report.self)), terminator: "")
+            }
+        }
+    }
+
+    /// The table, a line per version; then rolled-back versions with their reason, and failed
+    /// versions with theirs.
+    static func table(_ report: Report) -> String {
+        var rows = [["MODEL", "VERSION", "STATE", "ACTIVE", "PINNED", "ROLLOUT", "BREAKER"]]
+        var notes: [String] = []
+        for model in report.models {
+            for version in model.versions {
+                rows.append([
+                    model.name, version.version, version.state, version.active ? "yes" : "-", version.pinned ? "yes" : "-",
+                    version.rollout, version.breaker ?? "-",
+                ])
+                if let reason = version.rolledBack { notes.append("\(model.name) \(version.version): rolled back: \(reason)") }
+                if let reason = version.reason { notes.append("\(model.name) \(version.version): \(reason)") }
+            }
+        }
+        let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
+        var text = ""
+        for row in rows {
+            let cells = row.enumerated().map { column, cell in
+                column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+            }
+            text += cells.joined(separator: "  ") + "\n"
+        }
+        for note in notes { text += note + "\n" }
+        return text
+    }
+
+    /// The answer of `GET /admin/models`.
+    struct Report: Decodable {
+        var models: [Model]
+    }
+
+    /// One model.
+    struct Model: Decodable {
+        var name: String
+        var active: String?
+        var versions: [Version]
+    }
+
+    /// One version of a model.
+    struct Version: Decodable {
+        var version: String
+        var state: String
+        var active: Bool
+        var pinned: Bool
+        var canaryPercent: Double?
+        var splitWeight: Double?
+        var rolledBack: String?
+        var breaker: String?
+        var reason: String?
+
+        /// Its part in the rollout, in a word or two: `canary 30%`, `split 50`, `rolled-back`, `-`.
+        var rollout: String {
+            if let canaryPercent { return "canary \(Self.describe(canaryPercent))%" }
+            if let splitWeight { return "split \(Self.describe(splitWeight))" }
+            if rolledBack != nil { return "rolled-back" }
+            return "-"
+        }
+
+        /// `30.0` → `30`; `12.5` stays.
+        static func describe(_ value: Double) -> String {
+            value.rounded() == value && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+        }
+    }
+}
