@@ -223,6 +223,36 @@ import Glibc
         #expect(elapsed < 10)
     }
 
+    @Test func aNewVersionWhoseBreakerOpensInItsWatchIsRolledBackBySelf() async throws {
+        let models = try ModelsDirectory()
+        try FaultBundle.make("m", config: [:], in: models, version: "1.0.0")
+        let staging = try ModelsDirectory()
+        try FaultBundle.make(
+            "m", config: ["mode": "fail", "failWith": "internal"], in: staging, version: "1.1.0",
+            breaker: ["consecutiveFailures": 2], retry: ["maxAttempts": 1]
+        )
+        let server = try await Self.serve(["--models", models.path, "--insecure-no-auth", "--settle-time", "0.2"])
+        try await waitUntil(.seconds(30)) { server.output.contains("following the models directory") }
+        let body = #"{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}]}"#
+        try await onThread {
+            guard rename(staging.path + "/m/1.1.0", models.path + "/m/1.1.0") == 0 else {
+                throw TestKitError("rename failed: \(String(cString: strerror(errno)))")
+            }
+        }
+        // 1.1.0 comes in as `auto`: active once ready, and failing.
+        try await waitUntil(.seconds(30)) { server.output.contains("1.1.0 is active (was 1.0.0)") }
+        for _ in 0..<2 {
+            let answer = try await onThread { try SocketClient.request(port: server.port, "POST", "/v2/models/m/infer", body: body) }
+            #expect(answer.hasPrefix("HTTP/1.1 500"), "\(answer)")
+        }
+        // Its breaker opened in its watch: within the watcher's next look, traffic is back on 1.0.0.
+        try await waitUntil(.seconds(10)) { server.output.contains("now rolled-back: its breaker opened during its watch") }
+        let answer = try await onThread { try SocketClient.request(port: server.port, "POST", "/v2/models/m/infer", body: body) }
+        #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer)")
+        #expect(answer.lowercased().contains("x-model-version: 1.0.0"))
+        _ = try await Self.stop(server, with: SIGTERM, within: 10)
+    }
+
     // MARK: Rollout state across restarts
 
     /// Echo at 1.0.0 and 1.1.0, and a saved rollout state file holding `state`.
