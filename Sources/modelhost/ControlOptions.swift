@@ -79,6 +79,14 @@ struct ControlOptions: ParsableArguments {
         return writer.bytes
     }
 
+    /// The body `{"version": version}` that promote and pin send.
+    static func versionBody(_ version: String) -> [UInt8] {
+        body { writer in
+            writer.key("version")
+            writer.string(version)
+        }
+    }
+
     /// The part of a control route's answer the summary needs: the model and what changed.
     struct Change: Decodable {
         var name: String

@@ -40,14 +40,7 @@ struct HealthCommand: AsyncParsableCommand {
                 version.inFlight.map(String.init) ?? "-", version.queued.map(String.init) ?? "-",
             ])
         }
-        let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
-        var text = ""
-        for row in rows {
-            let cells = row.enumerated().map { column, cell in
-                column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
-            }
-            text += cells.joined(separator: "  ") + "\n"
-        }
+        var text = TextTable.render(rows)
         for version in report.models {
             if let reason = version.reason { text += "\(version.name) \(version.version): \(reason)\n" }
         }

@@ -45,14 +45,7 @@ struct ModelsCommand: AsyncParsableCommand {
                 if let reason = version.reason { notes.append("\(model.name) \(version.version): \(reason)") }
             }
         }
-        let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
-        var text = ""
-        for row in rows {
-            let cells = row.enumerated().map { column, cell in
-                column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
-            }
-            text += cells.joined(separator: "  ") + "\n"
-        }
+        var text = TextTable.render(rows)
         for note in notes { text += note + "\n" }
         return text
     }

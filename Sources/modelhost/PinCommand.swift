@@ -22,10 +22,6 @@ struct PinCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let body = ControlOptions.body { writer in
-            writer.key("version")
-            writer.string(version)
-        }
-        try await options.post("/admin/models/\(model)/pin", body: body)
+        try await options.post("/admin/models/\(model)/pin", body: ControlOptions.versionBody(version))
     }
 }

@@ -25,10 +25,6 @@ struct PromoteCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let body = ControlOptions.body { writer in
-            writer.key("version")
-            writer.string(version)
-        }
-        try await options.post("/admin/models/\(model)/promote", body: body)
+        try await options.post("/admin/models/\(model)/promote", body: ControlOptions.versionBody(version))
     }
 }
