@@ -35,6 +35,7 @@ let package = Package(
         .target(name: "ModelRegistry", dependencies: ["ModelHostCore", "ModelManifest", "PluginLoader", "Scheduler", "CircuitBreaker"]),
         .target(name: "Gatekeeper", dependencies: ["ModelHostCore", "ModelManifest"]),
         .target(name: "CircuitBreaker", dependencies: ["ModelHostCore", "ModelManifest"]),
+        .target(name: "Telemetry", dependencies: ["ModelHostCore", "ModelManifest"]),
 
         // MARK: The HTTP edge and the command line.
         .target(
@@ -78,6 +79,7 @@ let package = Package(
         .target(name: "ModelHostTestKit", dependencies: ["ModelHostCore"], path: "Tests/ModelHostTestKit"),
         .testTarget(name: "ModelHostCoreTests", dependencies: ["ModelHostCore"]),
         .testTarget(name: "ModelManifestTests", dependencies: ["ModelManifest"]),
+        .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "ModelManifest", "ModelHostCore"]),
         .testTarget(name: "GatekeeperTests", dependencies: ["Gatekeeper", "ModelManifest", "ModelHostCore", "ModelHostTestKit"]),
         .testTarget(name: "CircuitBreakerTests", dependencies: ["CircuitBreaker", "ModelManifest", "ModelHostCore", "ModelHostTestKit"]),
         .testTarget(name: "PluginKitTests", dependencies: ["PluginKit", "CModelHostPlugin"]),
