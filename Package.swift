@@ -32,7 +32,7 @@ let package = Package(
             linkerSettings: [.linkedLibrary("dl")]
         ),
         .target(name: "Scheduler", dependencies: ["ModelHostCore", "ModelManifest", "PluginLoader", "CircuitBreaker"]),
-        .target(name: "ModelRegistry", dependencies: ["ModelHostCore", "ModelManifest", "PluginLoader", "Scheduler", "CircuitBreaker"]),
+        .target(name: "ModelRegistry", dependencies: ["ModelHostCore", "ModelManifest", "PluginLoader", "Scheduler", "CircuitBreaker", "Telemetry"]),
         .target(name: "Gatekeeper", dependencies: ["ModelHostCore", "ModelManifest"]),
         .target(name: "CircuitBreaker", dependencies: ["ModelHostCore", "ModelManifest"]),
         .target(name: "Telemetry", dependencies: ["ModelHostCore", "ModelManifest"]),
@@ -41,17 +41,27 @@ let package = Package(
         .target(
             name: "ModelHostHTTP",
             dependencies: [
-                "ModelHostCore", "ModelManifest", "ModelRegistry", "PluginLoader", "Scheduler", "Gatekeeper", "CircuitBreaker",
+                "ModelHostCore", "ModelManifest", "ModelRegistry", "PluginLoader", "Scheduler", "Gatekeeper", "CircuitBreaker", "Telemetry",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(name: "ModelHostLogging", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        .target(
+            name: "ModelHostMetrics",
+            dependencies: [
+                "ModelHostCore", "ModelRegistry", "Scheduler", "CircuitBreaker", "Telemetry",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "modelhost",
             dependencies: [
-                "ModelHostCore", "ModelManifest", "PluginLoader", "Scheduler", "ModelRegistry", "Gatekeeper", "ModelHostHTTP", "CircuitBreaker",
+                "ModelHostCore", "ModelManifest", "PluginLoader", "Scheduler", "ModelRegistry", "Gatekeeper", "ModelHostHTTP", "CircuitBreaker", "Telemetry", "ModelHostMetrics", "ModelHostLogging",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -96,6 +106,15 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "ModelHostLoggingTests", dependencies: ["ModelHostLogging", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(
+            name: "ModelHostMetricsTests",
+            dependencies: [
+                "ModelHostMetrics", "ModelRegistry", "Scheduler", "Telemetry", "ModelHostCore", "ModelManifest", "ModelHostTestKit", "CircuitBreaker",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(

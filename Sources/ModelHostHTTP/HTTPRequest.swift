@@ -1,3 +1,4 @@
+import ModelHostCore
 import NIOCore
 import NIOHTTP1
 
@@ -32,6 +33,10 @@ public struct HTTPResponse: Sendable {
     public var headers: HTTPHeaders
     /// The body.
     public var body: ByteBuffer
+    /// The error code the response answers with, if it is an error response.
+    var errorCode: ModelHostError.Code?
+    /// What the log and the counts say about the request; set by the service.
+    var summary: RequestSummary?
 
     /// Creates a response.
     public init(status: HTTPResponseStatus, headers: HTTPHeaders = [:], body: ByteBuffer = ByteBuffer()) {

@@ -279,6 +279,9 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func write(_ response: HTTPResponse, version: HTTPVersion, isKeepAlive: Bool, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
+        var response = response
+        // Counted, logged and given its request id and trace headers, once, here.
+        service.finish(&response)
         var headers = response.headers
         headers.add(name: "Content-Length", value: String(response.body.readableBytes))
         if !headers.contains(name: "Content-Type") {
@@ -299,13 +302,13 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private func tooLarge(_ admitted: AdmittedRequest) -> HTTPResponse {
         var response = HTTPResponse(error: ModelHostError(.payloadTooLarge, "request body is larger than the limit of \(limits.maxBodyBytes) bytes"))
-        response.headers.replaceOrAdd(name: ModelHostService.requestIDHeader, value: admitted.requestID)
+        response.summary = admitted.summary(code: response.errorCode)
         return response
     }
 
     private func overBudget(_ admitted: AdmittedRequest) -> HTTPResponse {
         var response = HTTPResponse(error: ModelHostError(.overloaded, "the server is holding as many request bodies as its memory budget allows (\(budget.limit) bytes); retry shortly"))
-        response.headers.replaceOrAdd(name: ModelHostService.requestIDHeader, value: admitted.requestID)
+        response.summary = admitted.summary(code: response.errorCode)
         return response
     }
 }

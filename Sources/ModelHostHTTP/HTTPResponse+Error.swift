@@ -34,6 +34,7 @@ extension HTTPResponse {
         writer.string(error.code.rawValue)
         writer.endObject()
         self = .json(error.code.httpStatus, writer.bytes, modelVersion: error.modelVersion)
+        errorCode = error.code
         if let retryAfter = error.retryAfter {
             // Whole seconds, rounded up: a caller that waits that long finds the breaker probing.
             let seconds = retryAfter.components.seconds + (retryAfter.components.attoseconds > 0 ? 1 : 0)

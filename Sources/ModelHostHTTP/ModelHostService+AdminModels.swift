@@ -40,7 +40,8 @@ extension ModelHostService {
     /// requests go to outside a canary or split (`null` when none is ready); and `versions`,
     /// lowest first, each with `version`, `state`, `active`, `pinned`, `canaryPercent` or
     /// `splitWeight` when it has one, `rolledBack` (the reason) when it was rolled back, its
-    /// `breaker` state, and a failed version's `reason`. A model that is gone has no versions.
+    /// `breaker` state, for a version that tracks predictions whether it is `drifting` and the
+    /// `drift` (PSI, `null` until measured) of each tracked output, and a failed version's `reason`. A model that is gone has no versions.
     static func writeModel(_ name: String, in snapshot: ModelRegistry.Snapshot, to writer: inout JSONWriter) {
         let rollout = snapshot.rollouts[name] ?? RolloutState()
         let active = snapshot.activeVersion(of: name)?.version
@@ -76,6 +77,18 @@ extension ModelHostService {
             if let serving = record.serving {
                 writer.key("breaker")
                 writer.string(serving.breakerSnapshot.phase.rawValue)
+            }
+            if let predictions = record.telemetry.predictions?.snapshot {
+                writer.key("drifting")
+                writer.bool(predictions.isDrifting)
+                writer.key("drift")
+                writer.beginObject()
+                for output in predictions.outputs {
+                    writer.key(output.name)
+                    if let psi = output.psi, writer.number(psi) { continue }
+                    writer.write(.null)
+                }
+                writer.endObject()
             }
             writeFailure(of: record, to: &writer)
             writer.endObject()

@@ -6,6 +6,7 @@ import NIOCore
 import NIOHTTP1
 import Scheduler
 import Synchronization
+import Telemetry
 
 /// The inference routes: decode the body against the manifest, submit it to the model version,
 /// and write the answer.
@@ -49,11 +50,11 @@ extension ModelHostService {
     /// - Returns: The submitted call, or `nil` when `completion` has already been called.
     func respond(to request: AdmittedRequest, body: ByteBuffer, completion: @escaping @Sendable (HTTPResponse) -> Void) -> PendingCall? {
         if case .breaker = request.route {
-            overrideBreaker(request, body: body, completion: completion)
+            overrideBreaker(request, body: body) { response in completion(Self.summarized(response, request: request)) }
             return nil
         }
         if request.route.controlledModel != nil {
-            respondToControl(request, body: body, completion: completion)
+            respondToControl(request, body: body) { response in completion(Self.summarized(response, request: request)) }
             return nil
         }
         let manifestTimeout = Duration.milliseconds(request.resolution.manifest.limits.timeoutMilliseconds)
@@ -64,12 +65,12 @@ extension ModelHostService {
             do {
                 decoded = try decode(body, for: request)
             } catch {
-                completion(response(for: .failure(error), decoded: nil, request: request))
+                completion(response(for: .failure(error), timings: nil, decoded: nil, request: request))
                 return nil
             }
             if let asked = decoded.timeout { timeout = min(timeout, asked) }
-            job = InferenceJob(inputs: .tensors(decoded.tensors), timeout: timeout) { result in
-                completion(self.response(for: result, decoded: decoded, request: request))
+            job = InferenceJob(inputs: .tensors(decoded.tensors), timeout: timeout) { result, timings in
+                completion(self.response(for: result, timings: timings, decoded: decoded, request: request))
             }
         } else {
             // Decoded on the version's thread; the response reads what the decoding found.
@@ -83,17 +84,24 @@ extension ModelHostService {
                     }
                 },
                 timeout: timeout
-            ) { result in
-                completion(self.response(for: result, decoded: found.withLock { $0 }, request: request))
+            ) { result, timings in
+                completion(self.response(for: result, timings: timings, decoded: found.withLock { $0 }, request: request))
             }
         }
         switch request.resolution.serving.submit(job) {
         case .accepted(let ticket):
             return PendingCall(serving: request.resolution.serving, ticket: ticket)
         case .refused(let error):
-            completion(response(for: .failure(error), decoded: nil, request: request))
+            completion(response(for: .failure(error), timings: nil, decoded: nil, request: request))
             return nil
         }
+    }
+
+    /// `response` with its request's summary, for the routes no version measures.
+    private static func summarized(_ response: HTTPResponse, request: AdmittedRequest) -> HTTPResponse {
+        var response = response
+        if response.summary == nil { response.summary = request.summary(code: response.errorCode) }
+        return response
     }
 
     /// Decodes and validates a body: its skeleton first, then its names, datatypes and shapes
@@ -128,6 +136,9 @@ extension ModelHostService {
             }
         } catch {
             if error.code == .validation {
+                if let failure = error.validationFailure {
+                    resolution.record.telemetry.recordRefusal(.init(input: failure.input, rule: failure.rule.rawValue))
+                }
                 // The message names the input and the rule, never the content.
                 logger.info("input refused", metadata: [
                     "key": "\(request.keyID ?? "-")", "path": "\(request.path)", "rule": "\(error.message)", "request": "\(request.requestID)",
@@ -137,21 +148,41 @@ extension ModelHostService {
         }
     }
 
-    /// The response for a call's outcome, with the headers every response of the route carries.
-    func response(for result: Result<[Tensor], ModelHostError>, decoded: DecodedRequest?, request: AdmittedRequest) -> HTTPResponse {
-        let served = request.resolution.record.version
+    /// The response for a call's outcome, with the headers every response of the route carries,
+    /// measured in the version's telemetry.
+    ///
+    /// - Parameter timings: How the call's time was spent, when it reached the version's queue.
+    func response(
+        for result: Result<[Tensor], ModelHostError>, timings: InferenceJob.Timings?, decoded: DecodedRequest?, request: AdmittedRequest
+    ) -> HTTPResponse {
+        let record = request.resolution.record
+        let served = record.version
         var response: HTTPResponse
         do throws(ModelHostError) {
             let outputs = try result.get()
             guard let decoded else {
                 throw ModelHostError(.internal, "the request was answered without being decoded", modelVersion: served)
             }
-            response = try successResponse(outputs, decoded: decoded, model: request.resolution.record.name, version: served)
+            response = try successResponse(outputs, decoded: decoded, model: record.name, version: served)
+            if configuration.tracksPredictions, let predictions = record.telemetry.predictions {
+                if let change = predictions.record(outputs) { logDrift(change, record: record) }
+            }
         } catch {
             let error = attributed(error, to: served)
             log(error, request: request)
             response = HTTPResponse(error: error)
         }
+        let total = request.origin.receivedAt.duration(to: .now)
+        let ran = (timings?.attempts ?? 0) > 0
+        let queued = timings?.queued
+        let inference = ran ? timings?.inference : nil
+        record.telemetry.record(failure: response.errorCode, total: total, queued: queued, inference: inference)
+        var summary = request.summary(code: response.errorCode)
+        summary.total = total
+        summary.queued = queued
+        summary.inference = inference
+        summary.isCountedByVersion = true
+        response.summary = summary
         // Neither a success nor an error response carries these yet.
         for header in request.responseHeaders { response.headers.add(name: header.name, value: header.value) }
         response.headers.add(name: Self.requestIDHeader, value: request.requestID)

@@ -57,7 +57,9 @@ extension ModelHostService {
             let summary = try registry.updateRollout(of: name) { (state, ready) throws(ModelHostError) in
                 try command.apply(to: &state, ready: ready)
             }
+            if case .rollback = command { counters.modelEvents.record(.operatorRollback, model: name) }
             logger.notice("rollout changed", metadata: [
+                "event": "\(action == .rollback ? "rolled_back" : "rollout_changed")",
                 "model": "\(name)", "action": "\(action.rawValue)", "changed": "\(summary)",
                 "key": "\(request.keyID ?? "-")", "request": "\(request.requestID)",
             ])

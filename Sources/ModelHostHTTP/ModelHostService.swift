@@ -7,6 +7,7 @@ import ModelRegistry
 import NIOCore
 import NIOHTTP1
 import Scheduler
+import Telemetry
 
 /// The application behind the HTTP edge: routes each request, admits or refuses it from its head,
 /// and turns the outcome, success or ``ModelHostError``, into a response.
@@ -30,6 +31,12 @@ public final class ModelHostService: Sendable {
         /// Bodies larger than this, in bytes, are decoded on the model version's own thread
         /// instead of the event loop. Default 64 KiB.
         public var offloadedDecodingThreshold: Int = 64 << 10
+        /// Whether every answered request is logged, one line each, at `info` on the request
+        /// logger. Default `true`.
+        public var logsRequests = true
+        /// Whether the outputs a manifest declares under `tracking` are tracked for drift.
+        /// Default `true`.
+        public var tracksPredictions = true
 
         /// Creates a configuration with every field at its default.
         public init() {}
@@ -47,6 +54,8 @@ public final class ModelHostService: Sendable {
     public static let timeoutHeader = "X-Request-Timeout-Ms"
     /// The header that carries the request id, from the caller or generated.
     public static let requestIDHeader = "X-Request-ID"
+    /// The W3C Trace Context header: the caller's trace continued, or a new one, is returned in it.
+    public static let traceparentHeader = "traceparent"
 
     let registry: ModelRegistry
     /// Where operators' breaker overrides go; `nil` sets them on the version directly.
@@ -58,6 +67,11 @@ public final class ModelHostService: Sendable {
     private let admit: (@Sendable (AdmissionRequest, inout CredentialMemo) -> AdmissionDecision)?
     let configuration: Configuration
     let logger: Logger
+    /// Where the one line per answered request goes.
+    let requestLogger: Logger
+    /// The edge's own counts: requests no version measured, refusals by reason and policy, and
+    /// operators' rollbacks.
+    public let counters: EdgeCounters
     private let requestIDs = RequestIDGenerator()
 
     /// Creates a service over `registry`.
@@ -73,13 +87,18 @@ public final class ModelHostService: Sendable {
     ///   - configuration: What the server reports about itself.
     ///   - logger: Where refusals and plugin failures are logged, by key id, model, version and
     ///     request id, never with request content.
+    ///   - requestLogger: Where each answered request is logged, one line each (with
+    ///     ``Configuration/logsRequests``).
+    ///   - counters: Where the edge counts what no model version measures.
     public init(
         registry: ModelRegistry,
         admission: (any RequestAdmitting)? = nil,
         breakers: BreakerRegistry? = nil,
         control: (any ModelControl)? = nil,
         configuration: Configuration = .init(),
-        logger: Logger = Logger(label: "modelhost.http")
+        logger: Logger = Logger(label: "modelhost.http"),
+        requestLogger: Logger = Logger(label: "modelhost.request"),
+        counters: EdgeCounters = EdgeCounters()
     ) {
         self.registry = registry
         self.breakers = breakers
@@ -93,6 +112,8 @@ public final class ModelHostService: Sendable {
         }
         self.configuration = configuration
         self.logger = logger
+        self.requestLogger = requestLogger
+        self.counters = counters
     }
 
     // MARK: The head
@@ -110,20 +131,44 @@ public final class ModelHostService: Sendable {
     ///
     /// - Parameter memo: The connection's memo, reused and updated.
     func decide(head: HTTPRequestHead, clientAddress: String, memo: inout ConnectionMemo) -> HeadDecision {
+        let receivedAt = ContinuousClock.now
         let path = head.uri.utf8.firstIndex(of: UInt8(ascii: "?")).map { String(head.uri[..<$0]) } ?? head.uri
         let requestID = requestIDs.id(from: head.headers.first(name: Self.requestIDHeader))
-        var decision = decide(route: Route(method: head.method, path: path), head: head, path: path, requestID: requestID, clientAddress: clientAddress, memo: &memo)
-        switch decision {
-        case .respond(var response):
-            response.headers.replaceOrAdd(name: Self.requestIDHeader, value: requestID)
+        // A caller's valid trace is continued as a new span of ours; anything else starts a trace.
+        let trace = head.headers.first(name: Self.traceparentHeader).flatMap(TraceContext.init(traceparent:))?.child() ?? .start()
+        let origin = RequestOrigin(requestID: requestID, trace: trace, receivedAt: receivedAt)
+        let route = Route(method: head.method, path: path)
+        var keyID: String?
+        var decision = decide(route: route, head: head, path: path, origin: origin, clientAddress: clientAddress, keyID: &keyID, memo: &memo)
+        if case .respond(var response) = decision, response.summary == nil {
+            response.summary = RequestSummary(
+                requestID: requestID, trace: trace, receivedAt: receivedAt, keyID: keyID, model: route.namedModel,
+                version: response.headers.first(name: HTTPResponse.modelVersionHeader), code: response.errorCode
+            )
             decision = .respond(response)
-        case .readBody:
-            break
         }
         return decision
     }
 
-    private func decide(route: Route, head: HTTPRequestHead, path: String, requestID: String, clientAddress: String, memo: inout ConnectionMemo) -> HeadDecision {
+    /// Counts an answered request where the version did not, logs its line, and adds the headers
+    /// every response carries: the request id and the trace context. Called once per response,
+    /// just before it is written.
+    func finish(_ response: inout HTTPResponse) {
+        guard let summary = response.summary else { return }
+        response.headers.replaceOrAdd(name: Self.requestIDHeader, value: summary.requestID)
+        response.headers.replaceOrAdd(name: Self.traceparentHeader, value: summary.trace.traceparent)
+        if !summary.isCountedByVersion {
+            counters.edgeRequests.increment(summary.code?.rawValue ?? VersionTelemetry.successLabel)
+        }
+        if configuration.logsRequests {
+            logRequest(summary, status: response.status)
+        }
+    }
+
+    private func decide(
+        route: Route, head: HTTPRequestHead, path: String, origin: RequestOrigin, clientAddress: String, keyID: inout String?, memo: inout ConnectionMemo
+    ) -> HeadDecision {
+        let requestID = origin.requestID
         if case .methodNotAllowed(let allowed) = route {
             let methods = allowed.map(\.rawValue).joined(separator: ", ")
             var response = HTTPResponse(error: ModelHostError(.methodNotAllowed, "\(head.method) is not allowed on \(path); use \(methods)"))
@@ -139,11 +184,11 @@ public final class ModelHostService: Sendable {
             resolution = Result { () throws(ModelHostError) in try registry.resolve(name, version: version) }
         }
         var admittedHeaders: [(name: String, value: String)] = []
-        var keyID: String?
         if let admit, let request = admissionRequest(for: route, head: head, clientAddress: clientAddress, resolution: resolution, memo: &memo) {
             let decision = admit(request, &memo.credential)
             keyID = decision.keyID
             if let refusal = decision.refusal {
+                count(decision)
                 logger.info("refused", metadata: [
                     "code": "\(refusal.code)", "key": "\(decision.keyID ?? "-")", "client": "\(clientAddress)",
                     "path": "\(path)", "request": "\(requestID)",
@@ -165,7 +210,7 @@ public final class ModelHostService: Sendable {
                 return .respond(response)
             }
             return .readBody(AdmittedRequest(
-                route: route, resolution: nil, requestID: requestID, keyID: keyID, path: path,
+                route: route, resolution: nil, origin: origin, keyID: keyID, path: path,
                 responseHeaders: admittedHeaders, callerTimeout: nil, jsonLength: nil
             ))
         }
@@ -194,7 +239,7 @@ public final class ModelHostService: Sendable {
                 jsonLength = length
             }
             return .readBody(AdmittedRequest(
-                route: route, resolution: resolved, requestID: requestID, keyID: keyID, path: path,
+                route: route, resolution: resolved, origin: origin, keyID: keyID, path: path,
                 responseHeaders: admittedHeaders, callerTimeout: callerTimeout, jsonLength: jsonLength
             ))
         } catch {
@@ -250,6 +295,8 @@ public final class ModelHostService: Sendable {
                 return .json(.ok, health())
             case .adminModels:
                 return .json(.ok, adminModels())
+            case .experiment(let name):
+                return try experiment(name)
             case .v1Model(let name):
                 return try v1Model(name: name)
             case .infer, .predict, .v1Predict, .breaker, .rollout, .unloadVersion, .repositoryLoad, .repositoryUnload, .methodNotAllowed, .notFound:
@@ -278,14 +325,17 @@ public final class ModelHostService: Sendable {
         headers.replaceOrAdd(name: "Content-Length", value: String(request.body.readableBytes))
         let head = HTTPRequestHead(version: .http1_1, method: request.method, uri: request.path, headers: headers)
         var memo = ConnectionMemo()
+        var response: HTTPResponse
         switch decide(head: head, clientAddress: request.clientAddress, memo: &memo) {
-        case .respond(let response):
-            return response
+        case .respond(let answer):
+            response = answer
         case .readBody(let admitted):
-            return await withCheckedContinuation { continuation in
+            response = await withCheckedContinuation { continuation in
                 _ = respond(to: admitted, body: request.body) { continuation.resume(returning: $0) }
             }
         }
+        finish(&response)
+        return response
     }
 
     func attributed(_ error: ModelHostError, to version: String?) -> ModelHostError {
@@ -304,8 +354,10 @@ final class AdmittedRequest: Sendable {
     /// The model version resolved for it once, from the head; `nil` for a control route, which
     /// acts on a model (``Route/controlledModel``) rather than calling a version.
     private let resolved: ModelRegistry.Resolution?
+    /// Who asked and when: the request id, the trace, the head's arrival.
+    let origin: RequestOrigin
     /// The request id, echoed in the response and named in the log.
-    let requestID: String
+    var requestID: String { origin.requestID }
     /// The key that was admitted, if any.
     let keyID: String?
     /// The request's path, for the log.
@@ -328,16 +380,34 @@ final class AdmittedRequest: Sendable {
     }
 
     init(
-        route: Route, resolution: ModelRegistry.Resolution?, requestID: String, keyID: String?, path: String,
+        route: Route, resolution: ModelRegistry.Resolution?, origin: RequestOrigin, keyID: String?, path: String,
         responseHeaders: [(name: String, value: String)], callerTimeout: Duration?, jsonLength: Int?
     ) {
         self.route = route
         self.resolved = resolution
-        self.requestID = requestID
+        self.origin = origin
         self.keyID = keyID
         self.path = path
         self.responseHeaders = responseHeaders
         self.callerTimeout = callerTimeout
         self.jsonLength = jsonLength
     }
+
+    /// The summary of this request's answer, before the version's measurements are added.
+    func summary(code: ModelHostError.Code?) -> RequestSummary {
+        RequestSummary(
+            requestID: origin.requestID, trace: origin.trace, receivedAt: origin.receivedAt, keyID: keyID,
+            model: resolved?.record.name ?? route.namedModel, version: resolved?.record.version, code: code
+        )
+    }
+}
+
+/// Who asked and when, fixed when the request's head is read.
+struct RequestOrigin: Sendable {
+    /// The request id, the caller's or generated.
+    var requestID: String
+    /// This hop's trace context.
+    var trace: TraceContext
+    /// When the head was read.
+    var receivedAt: ContinuousClock.Instant
 }

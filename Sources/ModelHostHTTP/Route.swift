@@ -16,6 +16,8 @@ enum Route: Equatable, Sendable {
     case breaker(name: String, version: String)
     /// `GET /admin/models`: every model version with its place in the model's rollout.
     case adminModels
+    /// `GET /admin/models/{m}/experiment`: the versions of a canary or split side by side.
+    case experiment(name: String)
     /// `POST /admin/models/{m}/{action}`: an operator changes which version serves the model.
     case rollout(name: String, action: RolloutAction)
     /// `POST /admin/models/{m}/versions/{v}/unload`: an operator unloads one version.
@@ -61,6 +63,7 @@ enum Route: Equatable, Sendable {
         case .predict(let name), .v1Predict(let name): .inference(model: name, version: nil)
         case .health: .metadata(model: nil)
         case .repositoryIndex, .adminModels: .admin(model: nil)
+        case .experiment(let name): .admin(model: name)
         case .breaker(let name, _), .rollout(let name, _), .unloadVersion(let name, _), .repositoryLoad(let name), .repositoryUnload(let name):
             .admin(model: name)
         case .methodNotAllowed, .notFound: .none
@@ -75,6 +78,15 @@ enum Route: Equatable, Sendable {
         case .predict(let name), .v1Predict(let name): (name, nil)
         case .breaker(let name, let version): (name, version)
         default: nil
+        }
+    }
+
+    /// The model the route names, if any, as the caller spelled it: for the request log.
+    var namedModel: String? {
+        switch target {
+        case .metadata(let model), .admin(let model): model
+        case .inference(let model, _): model
+        case .open, .none: nil
         }
     }
 
@@ -119,6 +131,7 @@ enum Route: Equatable, Sendable {
             case 2:
                 return (.adminModels, .GET)
             case 4:
+                if isSegment(3, "experiment") { return (.experiment(name: text(2)), .GET) }
                 // admin/models/{m}/{action}: the action's name becomes a string on this rare route only.
                 guard let action = RolloutAction(rawValue: text(3)) else { return (nil, .GET) }
                 return (.rollout(name: text(2), action: action), .POST)

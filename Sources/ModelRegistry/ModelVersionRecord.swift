@@ -2,6 +2,7 @@ import ModelHostCore
 import ModelManifest
 import PluginLoader
 import Scheduler
+import Telemetry
 
 /// One version of one model as the registry knows it: loading, ready to serve, or failed with
 /// its reason.
@@ -31,6 +32,8 @@ public final class ModelVersionRecord: Sendable {
     public let manifest: Manifest?
     /// Loading, ready or failed.
     public let state: State
+    /// What is measured of the version's requests while it is loaded.
+    public let telemetry: VersionTelemetry
 
     /// Creates a record.
     public init(name: String, version: String, directory: String, manifest: Manifest?, state: State) {
@@ -40,6 +43,12 @@ public final class ModelVersionRecord: Sendable {
         self.directory = directory
         self.manifest = manifest
         self.state = state
+        // Only a loaded version is called, so only it tracks predictions.
+        if case .ready = state {
+            self.telemetry = VersionTelemetry(tracking: manifest?.tracking)
+        } else {
+            self.telemetry = VersionTelemetry()
+        }
     }
 
     /// The execution owner of a loaded version, or `nil` while loading and for a failed version.

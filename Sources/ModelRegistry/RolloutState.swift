@@ -54,6 +54,15 @@ public struct RolloutState: Sendable, Hashable, Codable {
     /// A state with nothing decided.
     public init() {}
 
+    /// How unversioned traffic is shared: `pinned` (one version, by an operator), `split`,
+    /// `canary`, or `stable` (the active version takes everything).
+    public var mode: String {
+        if pinned != nil { return "pinned" }
+        if split != nil { return "split" }
+        if canary != nil { return "canary" }
+        return "stable"
+    }
+
     /// Whether nothing is decided: the model serves its highest ready version.
     public var isDefault: Bool {
         active == nil && history.isEmpty && pinned == nil && canary == nil && split == nil && rolledBack.isEmpty

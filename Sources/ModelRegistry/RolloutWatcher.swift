@@ -19,11 +19,18 @@ public actor RolloutWatcher {
     private let registry: ModelRegistry
     private let configuration: Configuration
     private var watch = RolloutWatch<ContinuousClock.Instant>()
+    private let rolledBack: @Sendable (_ model: String, _ version: String, _ reason: String) -> Void
 
     /// Creates a watcher over `registry`.
-    public init(registry: ModelRegistry, configuration: Configuration = .init()) {
+    ///
+    /// - Parameter rolledBack: Told of each version the watcher rolled back by itself, and why.
+    public init(
+        registry: ModelRegistry, configuration: Configuration = .init(),
+        rolledBack: @escaping @Sendable (_ model: String, _ version: String, _ reason: String) -> Void = { _, _, _ in }
+    ) {
         self.registry = registry
         self.configuration = configuration
+        self.rolledBack = rolledBack
     }
 
     /// Looks every ``Configuration/interval`` until the task is cancelled.
@@ -73,6 +80,7 @@ public actor RolloutWatcher {
                 }
                 if let summary {
                     changes.append(summary)
+                    rolledBack(model, version, reason)
                     if let active = registry.snapshot.activeVersion(of: model)?.version { watch.markEstablished(model: model, version: active) }
                 }
             case .promote(let model, let version):

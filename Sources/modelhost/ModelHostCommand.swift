@@ -11,7 +11,7 @@ struct ModelHostCommand: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self, ValidateCommand.self, BundleCommand.self, KeysCommand.self, BreakerCommand.self, HealthCommand.self,
             ModelsCommand.self, RollbackCommand.self, PromoteCommand.self, PinCommand.self, UnpinCommand.self, CanaryCommand.self,
-            SplitCommand.self, UnloadCommand.self,
+            SplitCommand.self, UnloadCommand.self, ExperimentCommand.self,
         ]
     )
 }

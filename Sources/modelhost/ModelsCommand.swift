@@ -33,13 +33,13 @@ struct ModelsCommand: AsyncParsableCommand {
     /// The table, a line per version; then rolled-back versions with their reason, and failed
     /// versions with theirs.
     static func table(_ report: Report) -> String {
-        var rows = [["MODEL", "VERSION", "STATE", "ACTIVE", "PINNED", "ROLLOUT", "BREAKER"]]
+        var rows = [["MODEL", "VERSION", "STATE", "ACTIVE", "PINNED", "ROLLOUT", "BREAKER", "DRIFT"]]
         var notes: [String] = []
         for model in report.models {
             for version in model.versions {
                 rows.append([
                     model.name, version.version, version.state, version.active ? "yes" : "-", version.pinned ? "yes" : "-",
-                    version.rollout, version.breaker ?? "-",
+                    version.rollout, version.breaker ?? "-", version.driftSummary,
                 ])
                 if let reason = version.rolledBack { notes.append("\(model.name) \(version.version): rolled back: \(reason)") }
                 if let reason = version.reason { notes.append("\(model.name) \(version.version): \(reason)") }
@@ -72,7 +72,18 @@ struct ModelsCommand: AsyncParsableCommand {
         var splitWeight: Double?
         var rolledBack: String?
         var breaker: String?
+        var drifting: Bool?
+        var drift: [String: Double?]?
         var reason: String?
+
+        /// Drift in a few words: `drifting (intent 0.31)`, `ok (intent 0.02, confidence 0.04)`,
+        /// `pending` before the first measure, `-` for a version that tracks nothing.
+        var driftSummary: String {
+            guard let drift, let drifting else { return "-" }
+            let measured = drift.keys.sorted().compactMap { name in drift[name].flatMap { $0 }.map { "\(name) \(String(format: "%.2f", $0))" } }
+            guard !measured.isEmpty else { return "pending" }
+            return "\(drifting ? "drifting" : "ok") (\(measured.joined(separator: ", ")))"
+        }
 
         /// Its part in the rollout, in a word or two: `canary 30%`, `split 50`, `rolled-back`, `-`.
         var rollout: String {

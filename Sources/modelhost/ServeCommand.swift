@@ -6,9 +6,13 @@ import Gatekeeper
 import Logging
 import ModelHostCore
 import ModelHostHTTP
+import ModelHostLogging
+import ModelHostMetrics
 import ModelRegistry
 import PluginLoader
 import Scheduler
+import Synchronization
+import Telemetry
 
 #if canImport(Glibc)
 import Glibc
@@ -87,6 +91,27 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Loaded versions kept per model; past it the oldest inactive ones are unloaded.")
     var maxResidentVersions: Int = ModelReconciler.Configuration().maxResidentVersions
 
+    @Option(name: .long, help: "The address the metrics listener binds to (GET /metrics, Prometheus text format, no key).")
+    var metricsHost: String = MetricsServer.Configuration().host
+
+    @Option(name: .long, help: "The metrics listener's port (0 picks a free port).")
+    var metricsPort: Int = MetricsServer.Configuration().port
+
+    @Flag(name: .long, help: "Open no metrics listener.")
+    var noMetrics = false
+
+    @Option(name: .long, help: "How log lines are written: json (one object per line) or text.")
+    var logFormat: String = "text"
+
+    @Option(name: .long, help: "The least severe level logged: trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "info"
+
+    @Flag(name: .long, help: "Log no line per request (lifecycle events are still logged).")
+    var noRequestLog = false
+
+    @Flag(name: .long, help: "Track no predictions, whatever the manifests' tracking sections say.")
+    var noPredictionTracking = false
+
     func validate() throws {
         if keys == nil && !insecureNoAuth {
             throw ValidationError("give --keys FILE (created with a development key if missing), or --insecure-no-auth to serve without keys")
@@ -109,6 +134,27 @@ struct ServeCommand: AsyncParsableCommand {
         if maxResidentVersions < 1 {
             throw ValidationError("--max-resident-versions must be at least 1")
         }
+        if !(0...65535).contains(metricsPort) {
+            throw ValidationError("--metrics-port must be between 0 and 65535")
+        }
+        _ = try logConfiguration
+    }
+
+    /// `--log-format` and `--log-level`, parsed.
+    var logConfiguration: LogConfiguration {
+        get throws {
+            var configuration = LogConfiguration()
+            guard let format = LogFormat(logFormat) else {
+                throw ValidationError("--log-format must be one of \(LogFormat.allNames.joined(separator: ", ")), not \"\(logFormat)\"")
+            }
+            guard let level = Logger.Level(rawValue: logLevel.lowercased()) else {
+                let levels = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
+                throw ValidationError("--log-level must be one of \(levels), not \"\(logLevel)\"")
+            }
+            configuration.format = format
+            configuration.level = level
+            return configuration
+        }
     }
 
     /// A duration in seconds, for an option's default.
@@ -127,7 +173,10 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let logConfiguration = try self.logConfiguration
+        LoggingSystem.bootstrap { label in logConfiguration.makeHandler(label: label) }
         let logger = Logger(label: "modelhost")
+        let counters = EdgeCounters()
 
         let keyRing = try loadKeys(logger: logger)
         var gatekeeperConfiguration = Gatekeeper<ContinuousClock>.Configuration()
@@ -140,8 +189,17 @@ struct ServeCommand: AsyncParsableCommand {
 
         // Rollout changes are logged at once and saved by one task, the latest state each time.
         let (rolloutSaves, saveRollouts) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        let registry = ModelRegistry { model, _, summary in
-            logger.notice("rollout changed", metadata: ["model": "\(model)", "change": "\(summary)"])
+        let activeVersions = Mutex<[String: String]>([:])
+        let registry = ModelRegistry { model, state, summary in
+            logger.notice("rollout changed", metadata: ["event": "rollout_changed", "model": "\(model)", "change": "\(summary)"])
+            let activated = activeVersions.withLock { active -> String? in
+                guard let version = state.pinned ?? state.active, active[model] != version else { return nil }
+                active[model] = version
+                return version
+            }
+            if let activated {
+                logger.notice("version activated", metadata: ["event": "version_activated", "model": "\(model)", "version": "\(activated)"])
+            }
             saveRollouts.yield()
         }
         let rolloutStore = RolloutStore(modelsDirectory: models)
@@ -179,7 +237,10 @@ struct ServeCommand: AsyncParsableCommand {
                 guard let rollout = registry.snapshot.rollouts[name] else { return false }
                 return rollout.pinned == version || rollout.canary?.version == version || rollout.split?.contains { $0.version == version } == true
             },
-            events: { event in Self.log(event, to: logger) }
+            events: { event in
+                Self.count(event, into: counters.modelEvents)
+                Self.log(event, to: logger)
+            }
         )
 
         var configuration = HTTPServer.Configuration()
@@ -192,20 +253,39 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.requestReadTimeout = .seconds(readTimeout)
         var serviceConfiguration = ModelHostService.Configuration()
         serviceConfiguration.requiresEveryModelReady = strictReadiness
+        serviceConfiguration.logsRequests = !noRequestLog
+        serviceConfiguration.tracksPredictions = !noPredictionTracking
         let unloader = VersionUnloader(registry: registry, scheduler: scheduler, gracePeriod: .seconds(shutdownTimeout))
         let service = ModelHostService(
             registry: registry, admission: gatekeeper, breakers: breakers, control: unloader, configuration: serviceConfiguration,
-            logger: Logger(label: "modelhost.http")
+            logger: Logger(label: "modelhost.http"), requestLogger: Logger(label: "modelhost.request"), counters: counters
         )
         // Listen first: probes answer while the bundles load.
         let server = try await HTTPServer.bind(configuration: configuration, service: service)
         logger.info("listening on http://\(host):\(server.port)")
+        var metricsServer: MetricsServer?
+        if !noMetrics {
+            var metricsConfiguration = MetricsServer.Configuration()
+            metricsConfiguration.host = metricsHost
+            metricsConfiguration.port = metricsPort
+            let collector = MetricsCollector(registry: registry, counters: counters, serverVersion: ModelHostService.version)
+            do {
+                metricsServer = try await MetricsServer.bind(configuration: metricsConfiguration, collector: collector)
+            } catch {
+                _ = await server.shutdown(gracePeriod: .zero)
+                throw ValidationError("the metrics listener cannot bind to \(metricsHost):\(metricsPort): \(error) (give --metrics-port, or --no-metrics)")
+            }
+            logger.info("metrics on http://\(metricsHost):\(metricsServer!.port)/metrics")
+        }
 
         let signals = SignalStream(SIGINT, SIGTERM)
         let models = self.models
         let loading = Task {
             do {
-                let reports = try await repository.loadAll { report in Self.log(report.record, to: logger) }
+                let reports = try await repository.loadAll { report in
+                    counters.modelEvents.record(report.record.isReady ? .load : .loadFailure, model: report.record.name)
+                    Self.log(report.record, to: logger)
+                }
                 if reports.isEmpty { logger.warning("no bundles found", metadata: ["models": "\(models)"]) }
                 logger.info("initial load finished", metadata: ["ready": "\(reports.filter(\.record.isReady).count)", "failed": "\(reports.filter { $0.record.failure != nil }.count)"])
             } catch {
@@ -215,7 +295,12 @@ struct ServeCommand: AsyncParsableCommand {
             await reconciler.run()
         }
         // Versions that start to take traffic are watched and rolled back if they fail.
-        let rolloutWatcher = RolloutWatcher(registry: registry)
+        let rolloutWatcher = RolloutWatcher(registry: registry) { model, version, reason in
+            counters.modelEvents.record(.automaticRollback, model: model)
+            logger.error("version rolled back by the rollout watcher", metadata: [
+                "event": "rolled_back", "trigger": "automatic", "model": "\(model)", "version": "\(version)", "reason": "\(reason)",
+            ])
+        }
         let rollingOut = Task {
             while !registry.snapshot.isInitialLoadComplete, !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(100))
@@ -232,6 +317,7 @@ struct ServeCommand: AsyncParsableCommand {
             Glibc.exit(128 + signal)
         }
         let status = await shutDown(registry: registry, reconciler: reconciler, server: server, scheduler: scheduler)
+        await metricsServer?.shutdown()
         loading.cancel()
         rollingOut.cancel()
         await rollingOut.value
@@ -278,9 +364,22 @@ struct ServeCommand: AsyncParsableCommand {
 
     private static func log(_ record: ModelVersionRecord, to logger: Logger) {
         if let failure = record.failure {
-            logger.error("model failed to load", metadata: ["model": "\(record.name)", "version": "\(record.version)", "code": "\(failure.code)", "reason": "\(failure.message)"])
+            logger.error("model failed to load", metadata: [
+                "event": "bundle_refused", "model": "\(record.name)", "version": "\(record.version)", "code": "\(failure.code)", "reason": "\(failure.message)",
+            ])
         } else {
-            logger.info("model ready", metadata: ["model": "\(record.name)", "version": "\(record.version)"])
+            logger.info("model ready", metadata: ["event": "bundle_loaded", "model": "\(record.name)", "version": "\(record.version)"])
+        }
+    }
+
+    /// Counts what a reconciler event says happened to a bundle.
+    private static func count(_ event: ReconcilerEvent, into counters: ModelEventCounters) {
+        guard let model = event.model else { return }
+        switch event.kind {
+        case .ready: counters.record(.load, model: model)
+        case .invalid, .loadFailed: counters.record(.loadFailure, model: model)
+        case .replaced: counters.record(.reload, model: model)
+        default: break
         }
     }
 
@@ -295,10 +394,10 @@ struct ServeCommand: AsyncParsableCommand {
         case .seen: logger.info("bundle seen", metadata: metadata)
         case .changed: logger.info("bundle changed", metadata: metadata)
         case .waitingToSettle(let settleTime): logger.debug("waiting for the bundle to settle", metadata: with(["settle": "\(settleTime)"]))
-        case .invalid(let error): logger.error("bundle invalid; not retried until it changes", metadata: with(["code": "\(error.code)", "reason": "\(error.message)"]))
+        case .invalid(let error): logger.error("bundle invalid; not retried until it changes", metadata: with(["event": "bundle_refused", "code": "\(error.code)", "reason": "\(error.message)"]))
         case .loading: logger.info("loading bundle", metadata: metadata)
-        case .loadFailed(let error): logger.error("model failed to load; not retried until it changes", metadata: with(["code": "\(error.code)", "reason": "\(error.message)"]))
-        case .ready(let loadTime): logger.info("model ready", metadata: with(["loadTime": "\(loadTime)"]))
+        case .loadFailed(let error): logger.error("model failed to load; not retried until it changes", metadata: with(["event": "bundle_refused", "code": "\(error.code)", "reason": "\(error.message)"]))
+        case .ready(let loadTime): logger.info("model ready", metadata: with(["event": "bundle_loaded", "loadTime": "\(loadTime)"]))
         case .keptServing: logger.warning("the change failed; the copy already loaded keeps serving", metadata: metadata)
         case .replaced: logger.notice("model replaced by its new copy; the old copy drains", metadata: metadata)
         case .removed: logger.notice("bundle removed; the version no longer serves and drains", metadata: metadata)
@@ -314,7 +413,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     private static func log(_ event: BreakerEvent, to logger: Logger) {
         let metadata: Logger.Metadata = [
-            "model": "\(event.model)", "version": "\(event.version)",
+            "event": "breaker_transition", "model": "\(event.model)", "version": "\(event.version)",
             "from": "\(event.transition.from)", "to": "\(event.transition.to)", "reason": "\(event.transition.reason)",
         ]
         switch event.transition.to {
@@ -388,7 +487,7 @@ struct ServeCommand: AsyncParsableCommand {
         )
         await reloader.run(updating: gatekeeper) { outcome in
             switch outcome {
-            case .success(let count): logger.info("keys reloaded", metadata: ["count": "\(count)"])
+            case .success(let count): logger.info("keys reloaded", metadata: ["event": "keys_reloaded", "count": "\(count)"])
             case .failure(let error): logger.error("keys file unusable; keeping the keys already loaded", metadata: ["reason": "\(error)"])
             }
         }

@@ -138,8 +138,8 @@ import Glibc
 
         let before = try await ModelHostRun.run(["models", "--server", live.url], environment: admin)
         #expect(before.status == 0, "\(before.errors)")
-        #expect(before.output.range(of: #"\necho +1\.0\.0 +READY +- +- +- +closed\n"#, options: .regularExpression) != nil, "\(before.output)")
-        #expect(before.output.range(of: #"\necho +1\.1\.0 +READY +yes +- +- +closed\n"#, options: .regularExpression) != nil, "\(before.output)")
+        #expect(before.output.range(of: #"\necho +1\.0\.0 +READY +- +- +- +closed +-\n"#, options: .regularExpression) != nil, "\(before.output)")
+        #expect(before.output.range(of: #"\necho +1\.1\.0 +READY +yes +- +- +closed +-\n"#, options: .regularExpression) != nil, "\(before.output)")
 
         let rollback = try await ModelHostRun.run(["rollback", "echo", "--server", live.url], environment: admin)
         #expect(rollback.status == 0, "\(rollback.errors)")
@@ -147,8 +147,8 @@ import Glibc
         #expect(try await live.servedVersion() == "1.0.0")
 
         let after = try await ModelHostRun.run(["models", "--server", live.url], environment: admin)
-        #expect(after.output.range(of: #"\necho +1\.0\.0 +READY +yes +- +- +closed\n"#, options: .regularExpression) != nil, "\(after.output)")
-        #expect(after.output.range(of: #"\necho +1\.1\.0 +READY +- +- +rolled-back +closed\n"#, options: .regularExpression) != nil, "\(after.output)")
+        #expect(after.output.range(of: #"\necho +1\.0\.0 +READY +yes +- +- +closed +-\n"#, options: .regularExpression) != nil, "\(after.output)")
+        #expect(after.output.range(of: #"\necho +1\.1\.0 +READY +- +- +rolled-back +closed +-\n"#, options: .regularExpression) != nil, "\(after.output)")
         #expect(after.output.hasSuffix("echo 1.1.0: rolled back: rolled back by an operator\n"))
 
         let json = try await ModelHostRun.run(["models", "--json", "--server", live.url], environment: admin)

@@ -18,7 +18,7 @@ final class ServeProcess: @unchecked Sendable {
     /// Starts `modelhost serve` with `arguments` (`--port 0` is added) and waits until it listens.
     init(_ arguments: [String]) throws {
         process.executableURL = TestPaths.buildDirectory.appendingPathComponent("modelhost")
-        process.arguments = ["serve", "--port", "0"] + arguments
+        process.arguments = ["serve", "--port", "0", "--metrics-port", "0"] + arguments
         let errors = Pipe()
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice
@@ -40,6 +40,12 @@ final class ServeProcess: @unchecked Sendable {
             usleep(20_000)
         }
         throw TestKitError("modelhost serve did not listen: \(output)")
+    }
+
+    /// The metrics listener's port, once the server has said where it listens.
+    var metricsPort: Int? {
+        guard let range = output.range(of: #"metrics on http://127\.0\.0\.1:(\d+)/metrics"#, options: .regularExpression) else { return nil }
+        return Int(output[range].split(separator: ":").last!.split(separator: "/").first!)
     }
 
     /// What the server has written to standard error so far.

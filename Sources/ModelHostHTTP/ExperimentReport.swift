@@ -1,0 +1,154 @@
+import ModelHostCore
+import ModelRegistry
+import Telemetry
+
+/// A model's versions under a canary or split, side by side: what an operator reads before
+/// promoting one — each variant's traffic, requests, error ratio, latency and tracked output
+/// distributions, and how far each candidate's distributions are from the baseline's.
+///
+/// The baseline is the active version when it takes traffic, else the first variant. Counts
+/// are since each version was loaded; distributions are each version's recent window.
+struct ExperimentReport {
+    /// One version taking part.
+    struct Variant {
+        var version: String
+        var isBaseline: Bool
+        var trafficPercent: Double
+        var requests: VersionTelemetry.Snapshot
+        var predictions: PredictionTracker.Snapshot?
+    }
+
+    /// The codes that count as the version's fault in the error ratio: the caller's mistakes
+    /// (validation, bad requests) are not.
+    static let serverFaults: Set<ModelHostError.Code> = [.pluginError, .internal, .unavailable, .timeout, .overloaded, .modelNotReady]
+
+    var model: String
+    var mode: String
+    var variants: [Variant]
+
+    /// The report on `model` as `snapshot` has it.
+    init(model: String, snapshot: ModelRegistry.Snapshot) {
+        self.model = model
+        let rollout = snapshot.rollouts[model] ?? RolloutState()
+        mode = rollout.mode
+        let records = snapshot.models[model] ?? []
+        let active = snapshot.activeVersion(of: model)?.version
+        let shares = snapshot.trafficShares(of: model)
+        let baseline = shares.contains { $0.version == active } ? active : shares.first?.version
+        variants = shares.compactMap { share in
+            guard let record = records.first(where: { $0.version == share.version }) else { return nil }
+            return Variant(
+                version: share.version, isBaseline: share.version == baseline, trafficPercent: share.percent,
+                requests: record.telemetry.snapshot, predictions: record.telemetry.predictions?.snapshot
+            )
+        }
+    }
+
+    /// The share of a variant's requests that ended in a server-side fault; `nil` before any.
+    static func errorRatio(_ requests: VersionTelemetry.Snapshot) -> (errors: UInt64, ratio: Double?) {
+        let errors = requests.outcomes.reduce(UInt64(0)) { sum, outcome in
+            serverFaults.contains { $0.rawValue == outcome.key } ? sum &+ outcome.value : sum
+        }
+        let total = requests.requests
+        return (errors, total > 0 ? Double(errors) / Double(total) : nil)
+    }
+
+    /// The report as JSON: `{"model", "mode", "variants": [...], "comparisons": [...]}`.
+    var json: [UInt8] {
+        var writer = JSONWriter(capacity: 1024)
+        writer.beginObject()
+        writer.key("model")
+        writer.string(model)
+        writer.key("mode")
+        writer.string(mode)
+        writer.key("variants")
+        writer.beginArray()
+        for variant in variants { write(variant, to: &writer) }
+        writer.endArray()
+        writer.key("comparisons")
+        writer.beginArray()
+        if let baseline = variants.first(where: \.isBaseline) {
+            for candidate in variants where !candidate.isBaseline {
+                writeComparison(baseline, candidate, to: &writer)
+            }
+        }
+        writer.endArray()
+        writer.endObject()
+        return writer.bytes
+    }
+
+    private func write(_ variant: Variant, to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("version")
+        writer.string(variant.version)
+        writer.key("baseline")
+        writer.bool(variant.isBaseline)
+        writer.key("trafficPercent")
+        Self.number(variant.trafficPercent, to: &writer)
+        writer.key("requests")
+        writer.number(Int64(clamping: variant.requests.requests))
+        let (errors, ratio) = Self.errorRatio(variant.requests)
+        writer.key("errors")
+        writer.number(Int64(clamping: errors))
+        writer.key("errorRatio")
+        Self.number(ratio, to: &writer)
+        writer.key("latencyP50Seconds")
+        Self.number(variant.requests.total.quantile(0.5), to: &writer)
+        writer.key("latencyP99Seconds")
+        Self.number(variant.requests.total.quantile(0.99), to: &writer)
+        writer.key("tracked")
+        writer.beginArray()
+        for output in variant.predictions?.outputs ?? [] {
+            writer.beginObject()
+            writer.key("output")
+            writer.string(output.name)
+            writer.key("count")
+            writer.number(Int64(clamping: output.windowCounts.reduce(0, &+)))
+            writer.key("bins")
+            writer.beginArray()
+            let total = Double(output.windowCounts.reduce(0, &+))
+            for (label, count) in zip(output.binLabels, output.windowCounts) {
+                writer.beginObject()
+                writer.key("label")
+                writer.string(label)
+                writer.key("fraction")
+                Self.number(total > 0 ? Double(count) / total : 0, to: &writer)
+                writer.endObject()
+            }
+            writer.endArray()
+            writer.key("psiVsReference")
+            Self.number(output.psi, to: &writer)
+            writer.key("drifting")
+            writer.bool(output.isDrifting)
+            writer.endObject()
+        }
+        writer.endArray()
+        writer.endObject()
+    }
+
+    private func writeComparison(_ baseline: Variant, _ candidate: Variant, to writer: inout JSONWriter) {
+        writer.beginObject()
+        writer.key("baseline")
+        writer.string(baseline.version)
+        writer.key("candidate")
+        writer.string(candidate.version)
+        writer.key("psi")
+        writer.beginObject()
+        for output in candidate.predictions?.outputs ?? [] {
+            guard let reference = baseline.predictions?.outputs.first(where: { $0.name == output.name && $0.binLabels == output.binLabels }) else { continue }
+            writer.key(output.name)
+            let isComparable = reference.windowCounts.reduce(0, &+) > 0 && output.windowCounts.reduce(0, &+) > 0
+            let psi = isComparable ? PopulationStability.index(reference: reference.windowCounts.map(Double.init), recent: output.windowCounts.map(Double.init)) : nil
+            Self.number(psi, to: &writer)
+        }
+        writer.endObject()
+        writer.endObject()
+    }
+
+    private static func number(_ value: Double?, to writer: inout JSONWriter) {
+        guard let value, writer.number(value) else {
+            writer.write(.null)
+            return
+        }
+    }
+}
