@@ -31,7 +31,7 @@ let package = Package(
             dependencies: ["CModelHostPlugin", "ModelHostCore", "ModelManifest"],
             linkerSettings: [.linkedLibrary("dl")]
         ),
-        .target(name: "Scheduler", dependencies: ["ModelHostCore", "ModelManifest", "PluginLoader", "CircuitBreaker"]),
+        .target(name: "Scheduler", dependencies: ["ModelHostCore", "ModelManifest", "PluginLoader", "CircuitBreaker", "Telemetry"]),
         .target(name: "ModelRegistry", dependencies: ["ModelHostCore", "ModelManifest", "PluginLoader", "Scheduler", "CircuitBreaker", "Telemetry"]),
         .target(name: "Gatekeeper", dependencies: ["ModelHostCore", "ModelManifest"]),
         .target(name: "CircuitBreaker", dependencies: ["ModelHostCore", "ModelManifest"]),
@@ -95,7 +95,7 @@ let package = Package(
         .testTarget(name: "PluginKitTests", dependencies: ["PluginKit", "CModelHostPlugin"]),
         .testTarget(name: "PluginLoaderTests", dependencies: ["PluginLoader", "ModelHostCore", "ModelManifest", "ModelHostTestKit"]),
         .testTarget(name: "FaultPluginTests", dependencies: ["Scheduler", "PluginLoader", "ModelManifest", "ModelHostCore", "ModelHostTestKit"]),
-        .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "PluginLoader", "ModelManifest", "ModelHostCore", "ModelHostTestKit", "CircuitBreaker"]),
+        .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "PluginLoader", "ModelManifest", "ModelHostCore", "ModelHostTestKit", "CircuitBreaker", "Telemetry"]),
         .testTarget(name: "ModelRegistryTests", dependencies: ["ModelRegistry", "Scheduler", "PluginLoader", "ModelManifest", "ModelHostCore", "ModelHostTestKit"]),
         .testTarget(
             name: "ModelHostHTTPTests",

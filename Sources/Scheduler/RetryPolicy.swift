@@ -81,13 +81,18 @@ struct RetryPolicy<Random: RandomNumberGenerator> {
     /// included), with `timeLeft` before its request's deadline. A retry it allows is paid for
     /// from the budget.
     mutating func decide(after code: ModelHostError.Code, attempts: Int, timeLeft: Duration) -> Decision {
-        guard code == .unavailable else { return .giveUp(.notRetryable) }
+        guard Self.isRetryable(code) else { return .giveUp(.notRetryable) }
         guard attempts < configuration.maxAttempts else { return .giveUp(.attemptsExhausted) }
         let delay = backoff(retry: attempts - 1)
         guard delay < timeLeft else { return .giveUp(.deadline) }
         guard balance >= 1 else { return .giveUp(.budgetExhausted) }
         balance -= 1
         return .retry(after: delay)
+    }
+
+    /// Whether a failure with `code` is ever retried: only ``ModelHostError/Code/unavailable``.
+    static func isRetryable(_ code: ModelHostError.Code) -> Bool {
+        code == .unavailable
     }
 
     /// The longest backoff of retry `retry` (from 0): `min(maxDelay, baseDelay × 2^retry)`.

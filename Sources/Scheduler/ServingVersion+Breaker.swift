@@ -76,12 +76,12 @@ extension ServingVersion: BreakerControl {
     /// Sets the breaker as an operator asks, and reports the transition.
     public func overrideBreaker(_ override: BreakerOverride) -> BreakerSnapshot {
         let now = ContinuousClock.now
-        let (snapshot, transition) = state.withLock { locked -> (BreakerSnapshot?, BreakerTransition?) in
-            guard locked.breaker != nil else { return (nil, nil) }
-            let transition = locked.breaker!.override(override, now: now)
-            return (locked.breaker!.snapshot(now: now), transition)
+        let (snapshot, transitions) = state.withLock { locked -> (BreakerSnapshot?, [BreakerTransition]) in
+            guard locked.breaker != nil else { return (nil, []) }
+            if let transition = locked.breaker!.override(override, now: now) { locked.keep(transition) }
+            return (locked.breaker!.snapshot(now: now), locked.takeTransitions())
         }
-        if let transition { breakerEvents(transition) }
+        report(transitions)
         return snapshot ?? breakerSnapshot
     }
 }
@@ -95,7 +95,7 @@ extension ServingVersion.Locked {
         case .ignored: break
         }
         guard let permit = call.permit, breaker != nil else { return }
-        if let transition = breaker!.record(outcome, duration: duration, for: permit, now: now) { transitions.append(transition) }
+        if let transition = breaker!.record(outcome, duration: duration, for: permit, now: now) { keep(transition) }
     }
 
     /// Records the outcome of each job a finished call answers.

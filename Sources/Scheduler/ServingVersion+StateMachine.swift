@@ -344,9 +344,14 @@ extension ServingVersion {
         /// A thread asks for work. Jobs found expired at the front of the queue are handed back
         /// to be answered with a timeout.
         ///
-        /// - Parameter mayPark: Whether the thread parks when there is nothing to do; else it is
-        ///   told to ``WorkerAction/poll``.
-        mutating func nextAction(worker: Int, now: Instant, mayPark: Bool = true) -> (action: WorkerAction, expired: [Job]) {
+        /// - Parameters:
+        ///   - mayPark: Whether the thread parks when there is nothing to do; else it is told to
+        ///     ``WorkerAction/poll``.
+        ///   - starting: Applied to each job whose call starts, with the number of jobs the call
+        ///     takes, before the job is kept as running and handed out.
+        mutating func nextAction(
+            worker: Int, now: Instant, mayPark: Bool = true, starting: (inout Job, _ callSize: Int) -> Void = { _, _ in }
+        ) -> (action: WorkerAction, expired: [Job]) {
             if batchWaiter?.worker == worker { batchWaiter = nil }
             switch lifecycle {
             case .loading:
@@ -360,11 +365,12 @@ extension ServingVersion {
                         continue
                     }
                     if let batching = limits?.batching, let slot = next.batch {
-                        return (takeBatch(of: slot, batching: batching, worker: worker, now: now, expired: &expired), expired)
+                        return (takeBatch(of: slot, batching: batching, worker: worker, now: now, expired: &expired, starting: starting), expired)
                     }
-                    _ = queue.popFirst()
-                    setWorker(worker, .running(Running(ticket: next.ticket, deadline: next.deadline, job: next.job)))
-                    return (.run(next.ticket, next.job, deadline: next.deadline), expired)
+                    var job = queue.popFirst()!.job
+                    starting(&job, 1)
+                    setWorker(worker, .running(Running(ticket: next.ticket, deadline: next.deadline, job: job)))
+                    return (.run(next.ticket, job, deadline: next.deadline), expired)
                 }
                 return (mayPark ? park(worker) : .poll, expired)
             case .retired:
@@ -380,7 +386,9 @@ extension ServingVersion {
         /// The front job can join others: take it and the queued jobs with its key, up to
         /// `maxRows` rows, once the batch is full, its delay has passed, or the version drains;
         /// until then one thread waits for it.
-        private mutating func takeBatch(of slot: BatchSlot, batching: Batching, worker: Int, now: Instant, expired: inout [Job]) -> WorkerAction {
+        private mutating func takeBatch(
+            of slot: BatchSlot, batching: Batching, worker: Int, now: Instant, expired: inout [Job], starting: (inout Job, Int) -> Void
+        ) -> WorkerAction {
             let front = queue.first!
             var rows = 0
             queue.forEach { queued in
@@ -409,6 +417,7 @@ extension ServingVersion {
                     members.append(Member(ticket: queued.ticket, job: queued.job, deadline: queued.deadline))
                 }
             }
+            for index in members.indices { starting(&members[index].job, members.count) }
             let lead = members[0]
             if members.count == 1 {
                 setWorker(worker, .running(Running(ticket: lead.ticket, deadline: lead.deadline, job: lead.job)))

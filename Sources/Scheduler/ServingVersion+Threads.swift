@@ -23,20 +23,30 @@ extension ServingVersion {
         // the next job: one lock per job.
         var finished: Outcome?
         var callStart = ContinuousClock.now
+        // When the plugin was entered, if later than `callStart`: after decoding deferred inputs.
+        var pluginStarted: ContinuousClock.Instant?
         while true {
             let now = ContinuousClock.now
             let step = state.withLock { locked -> Step in
                 var step = Step()
                 if let outcome = finished {
                     step.finish = locked.machine.finish(worker: index, now: now)
+                    step.finish?.finishAttempts(pluginStarted: pluginStarted, at: now)
                     locked.record(step.finish, outcome: outcome, duration: callStart.duration(to: now), now: now)
                     step.retried = locked.retryIfWanted(&step.finish, outcome: outcome, now: now)
                 }
-                (step.action, step.expired) = locked.machine.nextAction(worker: index, now: now, mayPark: mayPark)
+                (step.action, step.expired) = locked.machine.nextAction(worker: index, now: now, mayPark: mayPark) { call, callSize in
+                    call.startAttempt(callSize: callSize, at: now)
+                }
                 for call in step.expired { locked.record(.ignored, of: call, duration: .zero, now: now) }
                 step.transitions = locked.takeTransitions()
                 switch step.action {
-                case .run, .runBatch: locked.flags[index].lower()
+                case .run:
+                    locked.flags[index].lower()
+                    locked.countCall(joining: 1)
+                case .runBatch(let members, _):
+                    locked.flags[index].lower()
+                    locked.countCall(joining: members.count)
                 case .exit where locked.machine.isFinished: step.finishedWaiter = locked.takeWaiter(.finished)
                 default: break
                 }
@@ -45,21 +55,24 @@ extension ServingVersion {
             }
             report(step.transitions)
             if let outcome = finished.take(), let finish = step.finish {
-                deliver(finish, outcome: outcome)
+                deliver(finish, outcome: outcome, at: now)
             }
             if step.retried { watchdog.wake() }
             for call in step.expired {
-                call.job.completion(.failure(timeoutError(call.job)))
+                call.answer(.failure(timeoutError(call.job)), at: now)
             }
             step.drainedWaiter?.resume(true)
             step.finishedWaiter?.resume(true)
             switch step.action {
             case .run(_, let call, let deadline):
                 callStart = now
-                finished = .single(self.call(instance, call.job, deadline: deadline, flag: flag))
+                let result: Result<[Tensor], ModelHostError>
+                (result, pluginStarted) = self.call(instance, call.job, deadline: deadline, flag: flag)
+                finished = .single(result)
                 mayPark = false
             case .runBatch(let members, let deadline):
                 callStart = now
+                pluginStarted = nil
                 finished = .batch(callBatch(instance, members.map(\.job.job), deadline: deadline, flag: flag))
                 mayPark = false
             case .waitForBatch(let until):
@@ -101,14 +114,14 @@ extension ServingVersion {
         var finishedWaiter: Waiter?
     }
 
-    /// Answers the jobs of a finished call.
-    private func deliver(_ finish: Machine.FinishAction, outcome: Outcome) {
+    /// Answers the jobs of a call that finished at `now`.
+    private func deliver(_ finish: Machine.FinishAction, outcome: Outcome, at now: ContinuousClock.Instant) {
         switch (finish, outcome) {
         case (.deliver(let call, _, _), .single(let result)):
-            call.job.completion(result)
+            call.answer(result, at: now)
         case (.deliverBatch(let calls), .batch(let results)):
             for (call, result) in zip(calls, results) {
-                call?.job.completion(result)
+                call?.answer(result, at: now)
             }
         case (.discard(let overrun?), _):
             events(SchedulerEvent(model: name, version: version, kind: .callOverranDeadline(overrun: overrun)))
@@ -118,18 +131,27 @@ extension ServingVersion {
     }
 
     /// Prepares the job's inputs if they are deferred, then calls the plugin.
-    private func call(_ instance: PluginInstance, _ job: InferenceJob, deadline: ContinuousClock.Instant, flag: CancellationFlag) -> Result<[Tensor], ModelHostError> {
+    ///
+    /// - Returns: The result, and for deferred inputs the instant decoding ended (when the plugin
+    ///   was entered, or the failure found).
+    private func call(
+        _ instance: PluginInstance, _ job: InferenceJob, deadline: ContinuousClock.Instant, flag: CancellationFlag
+    ) -> (Result<[Tensor], ModelHostError>, pluginStarted: ContinuousClock.Instant?) {
         let inputs: [Tensor]
+        let decoded: ContinuousClock.Instant?
         switch job.inputs {
         case .tensors(let tensors):
             inputs = tensors
+            decoded = nil
         case .deferred(let prepare):
-            switch prepare() {
+            let prepared = prepare()
+            decoded = ContinuousClock.now
+            switch prepared {
             case .success(let tensors): inputs = tensors
-            case .failure(let error): return .failure(error)
+            case .failure(let error): return (.failure(error), decoded)
             }
         }
-        return instance.infer(inputs, context: PluginCallContext(deadline: deadline, cancellation: flag))
+        return (instance.infer(inputs, context: PluginCallContext(deadline: deadline, cancellation: flag)), decoded)
     }
 
     /// Joins the jobs' inputs along their first dimension, calls the plugin once, and gives each
@@ -168,21 +190,44 @@ extension ServingVersion.Locked {
     ///   must be woken.
     mutating func retryIfWanted(_ finish: inout ServingVersion.Machine.FinishAction?, outcome: ServingVersion.Outcome, now: ContinuousClock.Instant) -> Bool {
         guard case .deliver(var call, let ticket, let deadline)? = finish, case .single(.failure(let error)) = outcome else { return false }
-        call.attempts += 1
-        // An open breaker stops retries before they spend any budget.
-        guard retry != nil, breaker?.refusal(now: now) == nil,
+        guard retry != nil, RetryPolicy<SplitMix64>.isRetryable(error.code) else { return false }
+        // From here on a failure not retried is a refused retry. An open breaker stops retries
+        // before they spend any budget.
+        guard breaker?.refusal(now: now) == nil,
             case .retry(let delay) = retry!.decide(after: error.code, attempts: call.attempts, timeLeft: now.duration(to: deadline))
         else {
+            statistics.refusedRetries += 1
             return false
         }
         if breaker != nil {
             let (decision, transition) = breaker!.acquire(now: now)
-            if let transition { transitions.append(transition) }
-            guard case .permitted(let permit) = decision else { return false }
+            if let transition { keep(transition) }
+            guard case .permitted(let permit) = decision else {
+                statistics.refusedRetries += 1
+                return false
+            }
             call.permit = permit
         }
         call.lastFailure = error
+        statistics.retries += 1
         finish = nil
         return machine.scheduleRetry(call, ticket: ticket, deadline: deadline, at: now.advanced(by: delay), now: now)
+    }
+}
+
+extension ServingVersion.Machine.FinishAction {
+    /// Ends the attempt of each job still waiting for the call that returned at `now`.
+    fileprivate mutating func finishAttempts(pluginStarted: ContinuousClock.Instant?, at now: ContinuousClock.Instant) {
+        switch self {
+        case .deliver(var call, let ticket, let deadline):
+            call.finishAttempt(pluginStarted: pluginStarted, at: now)
+            self = .deliver(call, ticket, deadline: deadline)
+        case .deliverBatch(var calls):
+            self = .discard(overrun: nil)  // Hands the array over, so it is changed in place.
+            for index in calls.indices { calls[index]?.finishAttempt(pluginStarted: pluginStarted, at: now) }
+            self = .deliverBatch(calls)
+        case .discard:
+            break
+        }
     }
 }

@@ -53,7 +53,17 @@ public final class ServingVersion: Sendable {
     /// A job and what its execution has learnt of it so far.
     struct Call: Sendable {
         var job: InferenceJob
-        /// Attempts made.
+        /// When it was submitted.
+        var submitted: ContinuousClock.Instant
+        /// When its first plugin call started; `nil` until then.
+        var firstStarted: ContinuousClock.Instant?
+        /// When its thread took it for the call now running; `nil` while no call runs for it.
+        var attemptStarted: ContinuousClock.Instant?
+        /// Time spent in its finished plugin calls.
+        var inference: Duration = .zero
+        /// Jobs in its latest plugin call.
+        var callSize = 0
+        /// Attempts made, the one running included.
         var attempts = 0
         /// The failure that made it retry: its answer if the retry is refused.
         var lastFailure: ModelHostError?
@@ -95,6 +105,9 @@ public final class ServingVersion: Sendable {
         var transitions: [BreakerTransition] = []
         /// The outcomes recorded so far.
         var outcomes = OutcomeCounts()
+        /// The counts ``statistics`` reports, bumped in the critical sections that decide them;
+        /// its `queued` and `running` are read from the machine instead.
+        var statistics = Statistics()
     }
 
     /// The model's name.
@@ -150,10 +163,10 @@ public final class ServingVersion: Sendable {
         let now = ContinuousClock.now
         let deadline = now.advanced(by: job.timeout)
         let (admission, parker, transitions) = state.withLock { locked -> (Admission, DispatchSemaphore?, [BreakerTransition]) in
-            var call = Call(job: job)
+            var call = Call(job: job, submitted: now)
             if locked.breaker != nil {
                 let (decision, transition) = locked.breaker!.acquire(now: now)
-                if let transition { locked.transitions.append(transition) }
+                if let transition { locked.keep(transition) }
                 switch decision {
                 case .refused(let retryAfter): return (.breakerOpen(retryAfter: retryAfter), nil, locked.takeTransitions())
                 case .permitted(let permit): call.permit = permit
@@ -213,7 +226,7 @@ public final class ServingVersion: Sendable {
         case .none:
             break
         case .removedFromQueue(let call), .cancelledWhileRunning(let call, _):
-            call.job.completion(.failure(ModelHostError(.cancelled, "the caller stopped waiting", modelVersion: version)))
+            call.answer(.failure(ModelHostError(.cancelled, "the caller stopped waiting", modelVersion: version)), at: now)
         }
     }
 
@@ -263,15 +276,16 @@ public final class ServingVersion: Sendable {
             // returns ends here. One that had not started yet says nothing of the plugin.
             for call in expiry.timedOutRunning { locked.record(.failure, of: call, duration: call.job.timeout, now: now) }
             for call in expiry.timedOut + expiry.retriesRefused { locked.record(.ignored, of: call, duration: .zero, now: now) }
+            locked.statistics.refusedRetries += UInt64(expiry.retriesRefused.count)
             return (expiry, expiry.wake.map { locked.parkers[$0] }, locked.takeWaiterIfDrained(), locked.takeTransitions())
         }
         report(transitions)
         parkers.forEach { $0.signal() }
         for call in expiry.timedOut + expiry.timedOutRunning {
-            call.job.completion(.failure(timeoutError(call.job)))
+            call.answer(.failure(timeoutError(call.job)), at: now)
         }
         for call in expiry.retriesRefused {
-            call.job.completion(.failure(call.lastFailure ?? timeoutError(call.job)))
+            call.answer(.failure(call.lastFailure ?? timeoutError(call.job)), at: now)
         }
         drained?.resume(true)
         return expiry.nextCheck
@@ -397,6 +411,7 @@ public final class ServingVersion: Sendable {
     /// report counts them. Never waits past `deadline`.
     func shutdown(deadline: ContinuousClock.Instant) async -> ShutdownReport {
         _ = await wait(for: .drained, until: deadline, isSatisfied: { $0.machine.beginDraining() })
+        let now = ContinuousClock.now
         let retirement = state.withLock { locked -> (Machine.Retirement, [DispatchSemaphore]) in
             let retirement = locked.machine.retire()
             for worker in retirement.stillRunningWorkers { locked.flags[worker].raise() }
@@ -404,7 +419,7 @@ public final class ServingVersion: Sendable {
         }
         watchdog.unregister(self)
         for call in retirement.0.abandoned {
-            call.job.completion(.failure(ModelHostError(.modelNotReady, "model \"\(name)\" version \(version) shut down before answering the request", modelVersion: version)))
+            call.answer(.failure(ModelHostError(.modelNotReady, "model \"\(name)\" version \(version) shut down before answering the request", modelVersion: version)), at: now)
         }
         retirement.1.forEach { $0.signal() }
         var isDestroyed = retirement.0.isFinished

@@ -538,6 +538,38 @@ struct ServingVersionStateMachineTests {
         #expect(jobs == ["a", nil, nil])
     }
 
+    @Test func everyJobWhoseCallStartsIsMarkedWithTheCallsSizeAndKeptSo() {
+        var machine = batchingMachine()
+        let mark: (inout String, Int) -> Void = { job, size in job += "@\(size)" }
+        _ = machine.submit("a", deadline: at(1000), now: at(0), batch: slot(rows: 1))
+        guard case .enqueued(let quitter, _, _) = machine.submit("b", deadline: at(1000), now: at(0), batch: slot(rows: 1)) else { return }
+        _ = machine.submit("short", deadline: at(50), now: at(0), batch: slot(rows: 1))
+        _ = machine.submit("expired", deadline: at(55), now: at(0))
+        _ = machine.submit("alone", deadline: at(1000), now: at(0))
+        // Waiting for a batch marks nothing; the call that starts marks each of its members.
+        #expect(batch(machine.nextAction(worker: 0, now: at(1), starting: mark).action) == nil)
+        #expect(batch(machine.nextAction(worker: 0, now: at(10), starting: mark).action) == ["a@3", "b@3", "short@3"])
+        // What is answered while the call runs, and what it delivers, are the marked jobs.
+        guard case .removedFromQueue("b@3") = machine.cancel(quitter) else {
+            Issue.record("the cancelled member was not the marked job")
+            return
+        }
+        #expect(machine.expire(now: at(50)).timedOutRunning == ["short@3"])
+        guard case .deliverBatch(let jobs) = machine.finish(worker: 0, now: at(60)) else {
+            Issue.record("the batch was not delivered")
+            return
+        }
+        #expect(jobs == ["a@3", nil, nil])
+        // A job alone is a call of one; one found expired never starts.
+        let (action, expired) = machine.nextAction(worker: 0, now: at(60), starting: mark)
+        #expect(expired == ["expired"])
+        #expect(batch(action) == ["alone@1"])
+        guard case .deliver("alone@1", _, _) = machine.finish(worker: 0, now: at(61)) else {
+            Issue.record("the single job was not the marked one")
+            return
+        }
+    }
+
     @Test func aBatchWhoseEveryMemberPassedItsDeadlineIsOverdue() {
         var machine = batchingMachine()
         _ = machine.submit("a", deadline: at(30), now: at(0), batch: slot(rows: 1))
