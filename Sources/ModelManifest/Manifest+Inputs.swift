@@ -15,10 +15,10 @@ extension Manifest {
         var seen: Set<String> = []
         for header in headers {
             guard seen.insert(header.name).inserted else {
-                let label = input(named: header.name) == nil ? ModelHostError.ValidationFailure.undeclaredInput : header.name
+                // Its first occurrence passed the check below, so the name is a declared one.
                 throw ModelHostError(
                     .validation, "input \"\(header.name)\": given more than once",
-                    validationFailure: .init(input: label, rule: .duplicate)
+                    validationFailure: .init(input: header.name, rule: .duplicate)
                 )
             }
             guard let spec = input(named: header.name) else {
