@@ -63,9 +63,25 @@ public struct AdmissionDecision: Sendable {
     public var keyID: String?
     /// The refusal, or `nil` when the request is admitted.
     public var refusal: ModelHostError?
+    /// Why the request was refused, for metrics; set on every refusal, `nil` when admitted.
+    public var refusalReason: AdmissionRefusalReason?
     /// Header fields for the response: rate-limit state on admission, `Retry-After`,
     /// `WWW-Authenticate` and the IETF `RateLimit` fields on refusal.
     public var headers: [(name: String, value: String)]
+
+    /// Creates a decision.
+    ///
+    /// - Parameters:
+    ///   - keyID: The key that was accepted, if any.
+    ///   - refusal: The refusal, or `nil` to admit.
+    ///   - refusalReason: Why it was refused; `nil` when admitted.
+    ///   - headers: Header fields for the response.
+    public init(keyID: String?, refusal: ModelHostError?, refusalReason: AdmissionRefusalReason? = nil, headers: [(name: String, value: String)]) {
+        self.keyID = keyID
+        self.refusal = refusal
+        self.refusalReason = refusalReason
+        self.headers = headers
+    }
 
     /// Whether the request may proceed.
     public var isAdmitted: Bool { refusal == nil }

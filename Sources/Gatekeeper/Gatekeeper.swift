@@ -12,6 +12,9 @@ import Synchronization
 /// - before authentication, failed authentications per client address.
 /// A request is admitted only if every limit that applies admits it; only then is it counted.
 ///
+/// Every refusal carries its ``AdmissionDecision/refusalReason`` (``AdmissionRefusalReason``): the
+/// authentication or authorization reason, or the name of the rate-limit policy that refused it.
+///
 /// ``admit(_:)`` is synchronous and never enters the actor, so an event loop can call it inline.
 /// Authentication is pure work on an immutable key set and takes no lock but the brief one that
 /// hands out the current ring. The rate-limit tables are sharded by model, key id and client
@@ -168,29 +171,29 @@ public actor Gatekeeper<C: Clock> where C.Duration == Duration {
         }
         if let blocked = limits.screen(request.clientAddress, isFailure: isFailure, limit: failureLimit, now: elapsed) {
             let error = ModelHostError(.rateLimited, "too many failed authentications from this address; retry after \(blocked.retryAfterHeader) s")
-            return .failure(Refused(refusal(error, decision: blocked, limit: failureLimit)))
+            return .failure(Refused(refusal(error, .rateLimited(failureLimit), decision: blocked, limit: failureLimit)))
         }
         guard let authentication else {
-            return .failure(Refused(unauthenticated("an API key is required: send it as X-API-Key or Authorization: Bearer", error: nil)))
+            return .failure(Refused(unauthenticated("an API key is required: send it as X-API-Key or Authorization: Bearer", .missing, error: nil)))
         }
         let record: KeyRecord
         switch authentication {
         case .authenticated(let found):
             record = found
         case .malformed:
-            return .failure(Refused(unauthenticated("the API key is malformed", error: "invalid_token")))
+            return .failure(Refused(unauthenticated("the API key is malformed", .malformed, error: "invalid_token")))
         case .unknown:
-            return .failure(Refused(unauthenticated("the API key is not valid", error: "invalid_token")))
+            return .failure(Refused(unauthenticated("the API key is not valid", .unknown, error: "invalid_token")))
         case .revoked(let id):
-            return .failure(Refused(unauthenticated("API key \(id) has been revoked", error: "invalid_token")))
+            return .failure(Refused(unauthenticated("API key \(id) has been revoked", .revoked, error: "invalid_token")))
         }
         guard record.permits(scope) else {
             let error = ModelHostError(.authorization, "API key \(record.id) lacks the \"\(scope)\" scope this route needs")
-            return .failure(Refused(AdmissionDecision(keyID: record.id, refusal: error, headers: [])))
+            return .failure(Refused(AdmissionDecision(keyID: record.id, refusal: error, refusalReason: .scope, headers: [])))
         }
         if let model = request.model, !record.permits(model: model) {
             let error = ModelHostError(.authorization, "API key \(record.id) may not call model \"\(model)\"")
-            return .failure(Refused(AdmissionDecision(keyID: record.id, refusal: error, headers: [])))
+            return .failure(Refused(AdmissionDecision(keyID: record.id, refusal: error, refusalReason: .model, headers: [])))
         }
         return .success(record)
     }
@@ -201,7 +204,7 @@ public actor Gatekeeper<C: Clock> where C.Duration == Duration {
         let verdict = limits.admit(plan, now: elapsed)
         if let (decision, limit) = verdict.refusal {
             let error = ModelHostError(.rateLimited, "rate limit \"\(limit.policyName)\" exceeded (\(limit.quota) requests per \(limit.window)); retry after \(decision.retryAfterHeader) s")
-            return refusal(error, decision: decision, limit: limit, keyID: key?.id)
+            return refusal(error, .rateLimited(limit), decision: decision, limit: limit, keyID: key?.id)
         }
         guard let (decision, limit) = verdict.tightest else {
             return AdmissionDecision(keyID: key?.id, refusal: nil, headers: [])
@@ -212,18 +215,22 @@ public actor Gatekeeper<C: Clock> where C.Duration == Duration {
         ])
     }
 
-    private nonisolated func refusal(_ error: ModelHostError, decision: RateLimitDecision, limit: RateLimit, keyID: String? = nil) -> AdmissionDecision {
-        AdmissionDecision(keyID: keyID, refusal: error, headers: [
+    private nonisolated func refusal(
+        _ error: ModelHostError, _ reason: AdmissionRefusalReason, decision: RateLimitDecision, limit: RateLimit, keyID: String? = nil
+    ) -> AdmissionDecision {
+        AdmissionDecision(keyID: keyID, refusal: error, refusalReason: reason, headers: [
             ("Retry-After", decision.retryAfterHeader),
             ("RateLimit-Policy", decision.rateLimitPolicyHeader(limit)),
             ("RateLimit", decision.rateLimitHeader(limit)),
         ])
     }
 
-    private nonisolated func unauthenticated(_ message: String, error: String?) -> AdmissionDecision {
+    private nonisolated func unauthenticated(_ message: String, _ reason: AdmissionRefusalReason, error: String?) -> AdmissionDecision {
         var challenge = "Bearer realm=\"\(Self.realm)\""
         if let error { challenge += ", error=\"\(error)\"" }
-        return AdmissionDecision(keyID: nil, refusal: ModelHostError(.authentication, message), headers: [("WWW-Authenticate", challenge)])
+        return AdmissionDecision(
+            keyID: nil, refusal: ModelHostError(.authentication, message), refusalReason: reason, headers: [("WWW-Authenticate", challenge)]
+        )
     }
 
     /// A refusal carried through `Result`.

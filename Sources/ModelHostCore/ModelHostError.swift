@@ -2,7 +2,9 @@
 /// version of the model involved, if any.
 ///
 /// The HTTP edge maps each ``Code`` to its status in one place; metrics and logs use
-/// ``Code/rawValue`` as a label.
+/// ``Code/rawValue`` as a label. A refusal of a request's inputs also says, in
+/// ``validationFailure``, which input broke which rule, so it can be counted without reading the
+/// message.
 public struct ModelHostError: Error, Sendable, Hashable, CustomStringConvertible {
     /// A stable category of failure. New codes may be added; match on the static members.
     public struct Code: Sendable, Hashable, CustomStringConvertible {
@@ -63,14 +65,92 @@ public struct ModelHostError: Error, Sendable, Hashable, CustomStringConvertible
     /// When the caller may try again, when the server knows (a version's open circuit breaker);
     /// sent as `Retry-After`.
     public var retryAfter: Duration?
+    /// Which input broke which rule, for a ``Code/validation`` refusal of a request's inputs;
+    /// `nil` for every other error.
+    public var validationFailure: ValidationFailure?
 
     /// Creates an error.
-    public init(_ code: Code, _ message: String, modelVersion: String? = nil, retryAfter: Duration? = nil) {
+    public init(
+        _ code: Code, _ message: String, modelVersion: String? = nil, retryAfter: Duration? = nil,
+        validationFailure: ValidationFailure? = nil
+    ) {
         self.code = code
         self.message = message
         self.modelVersion = modelVersion
         self.retryAfter = retryAfter
+        self.validationFailure = validationFailure
     }
 
     public var description: String { "\(code): \(message)" }
+}
+
+extension ModelHostError {
+    /// The input a request's refusal concerns and the rule it broke, as a small fixed set of values
+    /// fit for metric labels: the input is a name the manifest declares, or one of the fixed
+    /// placeholders ``undeclaredInput`` and ``wholeRequest``, never a name only a caller chose.
+    public struct ValidationFailure: Sendable, Hashable, CustomStringConvertible {
+        /// A rule a request's inputs must keep, by a stable lowercase name. New rules may be added;
+        /// match on the static members.
+        public struct Rule: Sendable, Hashable, CustomStringConvertible {
+            /// The stable machine-readable spelling, used as the `rule` label.
+            public let rawValue: String
+
+            private init(_ rawValue: String) { self.rawValue = rawValue }
+
+            /// A required input is not in the request.
+            public static let missing = Rule("missing")
+            /// The request has a tensor that is not a declared input.
+            public static let unknownInput = Rule("unknown_input")
+            /// The request gives the same input more than once.
+            public static let duplicate = Rule("duplicate")
+            /// The tensor's datatype is not the declared one.
+            public static let datatype = Rule("datatype")
+            /// The tensor's shape does not fit the declared one.
+            public static let shape = Rule("shape")
+            /// A variable first dimension, or the number of instances, is over `limits.maxBatch`.
+            public static let maxBatch = Rule("max_batch")
+            /// Instances of a batch cannot be joined: the input's first dimension is fixed.
+            public static let unbatchable = Rule("unbatchable")
+            /// A `BYTES` element is not valid UTF-8 (`requireUTF8`).
+            public static let utf8 = Rule("utf8")
+            /// A `BYTES` element contains a NUL byte (`allowNUL`).
+            public static let nul = Rule("nul")
+            /// A `BYTES` element is shorter than `minLength`.
+            public static let minLength = Rule("min_length")
+            /// A `BYTES` element is longer than `maxLength`, and not truncated.
+            public static let maxLength = Rule("max_length")
+            /// A `BYTES` element does not match `pattern`.
+            public static let pattern = Rule("pattern")
+            /// A number is below `minimum`.
+            public static let minimum = Rule("minimum")
+            /// A number is above `maximum`.
+            public static let maximum = Rule("maximum")
+            /// A floating-point number is NaN or infinite (`allowNonFinite`).
+            public static let nonFinite = Rule("non_finite")
+            /// The request asks for an output the model does not produce.
+            public static let unknownOutput = Rule("unknown_output")
+
+            public var description: String { rawValue }
+        }
+
+        /// The input label for a tensor whose name the manifest does not declare: callers cannot
+        /// add label values by sending names of their own.
+        public static let undeclaredInput = "(undeclared)"
+        /// The input label for a rule that concerns the request as a whole, such as the number of
+        /// instances in a batch or the outputs it asks for.
+        public static let wholeRequest = "(request)"
+
+        /// The declared name of the input, or ``undeclaredInput`` or ``wholeRequest``.
+        public var input: String
+        /// The rule the input broke.
+        public var rule: Rule
+
+        /// Creates a failure.
+        public init(input: String, rule: Rule) {
+            self.input = input
+            self.rule = rule
+        }
+
+        public var description: String { "\(input): \(rule)" }
+    }
 }

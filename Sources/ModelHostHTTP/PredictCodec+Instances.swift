@@ -55,9 +55,10 @@ extension PredictCodec {
         ///
         /// - Parameter validator: The model version's validator.
         /// - Returns: The joined tensors, each instance's rows and the truncations made.
-        /// - Throws: ``ModelHostError`` with the single request's code and message, after
-        ///   `instances[i]: `; ``ModelHostError/Code/invalidRequest`` naming two instances that do
-        ///   not join.
+        /// - Throws: ``ModelHostError`` with the single request's code, message and validation
+        ///   failure, the message after `instances[i]: `; ``ModelHostError/Code/validation`` with
+        ///   ``ModelHostError/ValidationFailure/Rule/unbatchable`` for an input whose first dimension
+        ///   is fixed; ``ModelHostError/Code/invalidRequest`` naming two instances that do not join.
         func decode(with validator: InputValidator) throws(ModelHostError) -> Decoded {
             for (index, instance) in instances.enumerated() {
                 do {
@@ -77,7 +78,8 @@ extension PredictCodec {
                     guard let spec = validator.manifest.input(named: header.name), spec.shape.first != -1 else { continue }
                     throw ModelHostError(
                         .validation,
-                        "instances: input \"\(header.name)\" has a fixed first dimension (shape \(spec.shape)), so instances cannot be joined along it; send one instance per request"
+                        "instances: input \"\(header.name)\" has a fixed first dimension (shape \(spec.shape)), so instances cannot be joined along it; send one instance per request",
+                        validationFailure: .init(input: spec.name, rule: .unbatchable)
                     )
                 }
             }
@@ -129,7 +131,8 @@ extension PredictCodec {
     /// - Returns: The request or the batch, to check and decode.
     /// - Throws: ``ModelHostError`` with ``ModelHostError/Code/invalidRequest`` for a malformed
     ///   body, or ``ModelHostError/Code/validation`` for a key that is not a declared input or a
-    ///   batch over the limit.
+    ///   batch over the limit (failure ``ModelHostError/ValidationFailure/Rule/maxBatch`` of
+    ///   ``ModelHostError/ValidationFailure/wholeRequest``).
     static func body(from body: ByteBuffer, manifest: Manifest, instances mode: Instances) throws(ModelHostError) -> Body {
         let limit = manifest.limits.maxBatch
         let scanned = try scan(body, readsInstances: mode == .required || manifest.input(named: instancesKey) == nil, keepingAtMost: limit)
@@ -153,7 +156,10 @@ extension PredictCodec {
             throw ModelHostError(.invalidRequest, "\"\(instancesKey)\": must hold at least one instance")
         }
         guard instances.count <= limit else {
-            throw ModelHostError(.validation, "\"\(instancesKey)\": \(instances.count) instances are over the model's limit of \(limit) (limits.maxBatch)")
+            throw ModelHostError(
+                .validation, "\"\(instancesKey)\": \(instances.count) instances are over the model's limit of \(limit) (limits.maxBatch)",
+                validationFailure: .init(input: ModelHostError.ValidationFailure.wholeRequest, rule: .maxBatch)
+            )
         }
         var requests: [Request] = []
         requests.reserveCapacity(instances.kept.count)
@@ -274,8 +280,11 @@ extension PredictCodec {
 }
 
 extension ModelHostError {
-    /// The error with its message placed: `instances[3]: input "query" ...`.
+    /// The error with its message placed: `instances[3]: input "query" ...`; everything else,
+    /// its ``validationFailure`` included, is kept.
     fileprivate func at(_ place: String) -> ModelHostError {
-        ModelHostError(code, "\(place): \(message)", modelVersion: modelVersion)
+        var placed = self
+        placed.message = "\(place): \(message)"
+        return placed
     }
 }

@@ -60,7 +60,8 @@ enum PredictCodec {
     /// like any other here: ``body(from:manifest:instances:)`` reads batches.
     ///
     /// - Throws: ``ModelHostError`` with ``ModelHostError/Code/invalidRequest`` naming the key, or
-    ///   ``ModelHostError/Code/validation`` for a key that is not a declared input.
+    ///   ``ModelHostError/Code/validation`` for a key that is not a declared input (failure
+    ///   ``ModelHostError/ValidationFailure/Rule/unknownInput`` of ``ModelHostError/ValidationFailure/undeclaredInput``).
     static func request(from body: ByteBuffer, manifest: Manifest) throws(ModelHostError) -> Request {
         let scanned = try scan(body, readsInstances: false, keepingAtMost: 0)
         guard scanned.isObject else {
@@ -79,7 +80,10 @@ enum PredictCodec {
         for (key, data) in members.sorted(by: { $0.key < $1.key }) {
             guard let spec = manifest.input(named: key) else {
                 let declared = manifest.inputs.map(\.name).joined(separator: ", ")
-                throw ModelHostError(.validation, "\"\(key)\" is not an input of model \"\(manifest.name)\" (inputs: \(declared))")
+                throw ModelHostError(
+                    .validation, "\"\(key)\" is not an input of model \"\(manifest.name)\" (inputs: \(declared))",
+                    validationFailure: .init(input: ModelHostError.ValidationFailure.undeclaredInput, rule: .unknownInput)
+                )
             }
             // A scalar is one element; nested arrays give their shape.
             guard var shape = data.arrayShape.map({ $0.isEmpty ? [1] : $0 }) else {

@@ -10,7 +10,9 @@ extension InputValidator {
     ///
     /// - Parameter headers: The request's tensors' names, datatypes and shapes, in request order.
     /// - Throws: ``ModelHostError`` with code ``ModelHostError/Code/validation`` naming the input
-    ///   and the rule it breaks. ``ModelHostError/modelVersion`` is left for the caller to fill.
+    ///   and the rule it breaks, with its ``ModelHostError/validationFailure`` (the rules of
+    ///   ``Manifest/checkInputs(_:)``, and ``ModelHostError/ValidationFailure/Rule/maxBatch``).
+    ///   ``ModelHostError/modelVersion`` is left for the caller to fill.
     public func checkDeclarations(_ headers: [TensorHeader]) throws(ModelHostError) {
         try manifest.checkInputs(headers)
         guard hasBatchedInput else { return }
@@ -18,7 +20,10 @@ extension InputValidator {
         for header in headers {
             guard manifest.input(named: header.name)?.shape.first == -1, let batch = header.shape.first else { continue }
             guard batch <= limit else {
-                throw ModelHostError(.validation, "input \"\(header.name)\": batch of \(batch) is over the limit of \(limit)")
+                throw ModelHostError(
+                    .validation, "input \"\(header.name)\": batch of \(batch) is over the limit of \(limit)",
+                    validationFailure: .init(input: header.name, rule: .maxBatch)
+                )
             }
         }
     }

@@ -13,7 +13,8 @@ import ModelHostCore
 /// decoded tensors, then each input's ``InputConstraints`` element by element. A
 /// refusal is a ``ModelHostError`` with code ``ModelHostError/Code/validation`` and a message
 /// naming the input and the rule — `input "query" element 3: longer than 512 bytes` — that never
-/// quotes the refused value, so it is safe to log.
+/// quotes the refused value, so it is safe to log; its ``ModelHostError/validationFailure`` gives
+/// the declared input and the rule (``ModelHostError/ValidationFailure/Rule``) for counting.
 public struct InputValidator: Sendable {
     /// The manifest the rules come from.
     public let manifest: Manifest
@@ -192,10 +193,11 @@ private struct InputPlan: Sendable {
     }
 }
 
-/// The refusal for an element of `name`: the element index is named only when there is more than one.
-private func refusal(_ name: String, element: Int, of count: Int, _ rule: String) -> ModelHostError {
+/// The refusal for an element of `name`, a declared input, breaking `rule`, described for people
+/// as `text`: the element index is named only when there is more than one.
+private func refusal(_ name: String, element: Int, of count: Int, _ rule: ModelHostError.ValidationFailure.Rule, _ text: String) -> ModelHostError {
     let place = count > 1 ? "input \"\(name)\" element \(element)" : "input \"\(name)\""
-    return ModelHostError(.validation, "\(place): \(rule)")
+    return ModelHostError(.validation, "\(place): \(text)", validationFailure: .init(input: name, rule: rule))
 }
 
 /// A bound from the manifest as people write it: `1000000`, not `1000000.0`.
@@ -276,7 +278,7 @@ private struct BytesRules: Sendable {
 
     enum Outcome {
         case passed([Cut])
-        case refused(element: Int, rule: String)
+        case refused(element: Int, rule: ModelHostError.ValidationFailure.Rule, text: String)
     }
 
     /// Checks every element; returns the tensor with its over-long elements cut, or `nil` when
@@ -284,8 +286,8 @@ private struct BytesRules: Sendable {
     func check(_ tensor: Tensor, truncations: inout [Truncation]) throws(ModelHostError) -> Tensor? {
         let outcome = tensor.data.withUnsafeBytes { scan($0, count: tensor.elementCount) }
         switch outcome {
-        case .refused(let element, let rule):
-            throw refusal(name, element: element, of: tensor.elementCount, rule)
+        case .refused(let element, let rule, let text):
+            throw refusal(name, element: element, of: tensor.elementCount, rule, text)
         case .passed(let cuts):
             guard !cuts.isEmpty else { return nil }
             for cut in cuts {
@@ -304,22 +306,24 @@ private struct BytesRules: Sendable {
             defer { offset += 4 + length }
             if checksUTF8 || checksNUL {
                 switch firstProblem(in: bytes, checksUTF8: checksUTF8, checksNUL: checksNUL) {
-                case .invalidUTF8: return .refused(element: element, rule: "not valid UTF-8")
-                case .nul: return .refused(element: element, rule: "contains a NUL byte")
+                case .invalidUTF8: return .refused(element: element, rule: .utf8, text: "not valid UTF-8")
+                case .nul: return .refused(element: element, rule: .nul, text: "contains a NUL byte")
                 case nil: break
                 }
             }
             var kept = length
             if let maxLength, length > maxLength {
-                guard truncates else { return .refused(element: element, rule: "longer than \(maxLength) \(bytesWord(maxLength))") }
+                guard truncates else {
+                    return .refused(element: element, rule: .maxLength, text: "longer than \(maxLength) \(bytesWord(maxLength))")
+                }
                 kept = characterBoundary(in: bytes, atMost: maxLength)
                 cuts.append(Cut(element: element, offset: offset, originalLength: length, keptLength: kept))
             }
             if kept < minLength {
-                return .refused(element: element, rule: "shorter than \(minLength) \(bytesWord(minLength))")
+                return .refused(element: element, rule: .minLength, text: "shorter than \(minLength) \(bytesWord(minLength))")
             }
             if let pattern, !matches(pattern, UnsafeRawBufferPointer(rebasing: bytes[0..<kept])) {
-                return .refused(element: element, rule: "does not match the pattern \(pattern.source)")
+                return .refused(element: element, rule: .pattern, text: "does not match the pattern \(pattern.source)")
             }
         }
         return .passed(cuts)
@@ -480,12 +484,14 @@ private struct FloatingPointRules: Sendable {
             return nil
         }
         guard let (element, violation) = found else { return }
-        let rule = switch violation {
-        case .nonFinite: "not a finite number (NaN and infinities are refused)"
-        case .belowMinimum: "below the minimum of \(minimumText)"
-        case .aboveMaximum: "above the maximum of \(maximumText)"
+        switch violation {
+        case .nonFinite:
+            throw refusal(name, element: element, of: tensor.elementCount, .nonFinite, "not a finite number (NaN and infinities are refused)")
+        case .belowMinimum:
+            throw refusal(name, element: element, of: tensor.elementCount, .minimum, "below the minimum of \(minimumText)")
+        case .aboveMaximum:
+            throw refusal(name, element: element, of: tensor.elementCount, .maximum, "above the maximum of \(maximumText)")
         }
-        throw refusal(name, element: element, of: tensor.elementCount, rule)
     }
 
     /// NaN passes both comparisons, so an allowed NaN is never out of bounds; an allowed infinity
@@ -585,8 +591,10 @@ private struct IntegerRules<Wide: FixedWidthInteger & Sendable>: Sendable {
             }
         }
         guard let (element, violation) = found else { return }
-        let rule = violation == .belowMinimum ? "below the minimum of \(minimumText)" : "above the maximum of \(maximumText)"
-        throw refusal(name, element: element, of: tensor.elementCount, rule)
+        if violation == .belowMinimum {
+            throw refusal(name, element: element, of: tensor.elementCount, .minimum, "below the minimum of \(minimumText)")
+        }
+        throw refusal(name, element: element, of: tensor.elementCount, .maximum, "above the maximum of \(maximumText)")
     }
 
     /// The first element of type `Element` outside `lowest...highest`, which lie within its range.

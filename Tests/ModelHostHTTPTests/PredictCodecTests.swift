@@ -75,7 +75,16 @@ struct PredictCodecTests {
         } catch {
             #expect(error.code.rawValue == code)
             #expect(error.message.contains(message), "\(error.message)")
+            // Only validation refusals say which input broke which rule.
+            #expect((error.validationFailure != nil) == (error.code == .validation))
         }
+    }
+
+    @Test("a key that is not a declared input is counted as undeclared, never by the caller's name")
+    func undeclaredKey() {
+        let error = #expect(throws: ModelHostError.self) { try Self.request(#"{"amount": 1, "tags": ["a", "b"], "caller-chosen": 2}"#) }
+        #expect(error?.code == .validation)
+        #expect(error?.validationFailure == ModelHostError.ValidationFailure(input: "(undeclared)", rule: .unknownInput))
     }
 
     @Test("keys are checked in name order, as before")
@@ -181,6 +190,28 @@ struct PredictCodecInstancesTests {
         } catch let error as ModelHostError {
             #expect(error.code.rawValue == code)
             #expect(error.message.contains(message), "\(error.message)")
+            #expect((error.validationFailure != nil) == (error.code == .validation))
+        } catch {
+            Issue.record("\(error)")
+        }
+    }
+
+    @Test("a batch's validation refusal keeps the input and rule of the instance's refusal, or names the batch as a whole", arguments: [
+        (#"{"instances": [{"x": 1}, {"x": 2}, {"x": 3}, {"x": 4}, {"x": 5}]}"#, "(request)", "max_batch"),
+        (#"{"instances": [{"x": 1}, {"x": 1}, {"bogus": 1}]}"#, "(undeclared)", "unknown_input"),
+        (#"{"instances": [{"x": 1}, {"note": "a"}]}"#, "x", "missing"),
+        (#"{"instances": [{"x": 1}, {"x": [[1], [2], [3], [4], [5]]}]}"#, "x", "max_batch"),
+        (#"{"instances": [{"x": [[1, 2], [3, 4], [5, 6]]}, {"x": [[7, 8], [9, 10]]}]}"#, "x", "max_batch"),
+        (#"{"instances": [{"x": [1], "flag": true}, {"x": [2], "flag": false}]}"#, "flag", "unbatchable"),
+    ])
+    func validationFailures(_ body: String, _ input: String, _ rule: String) {
+        do {
+            _ = try Self.decode(body)
+            Issue.record("accepted \(body)")
+        } catch let error as ModelHostError {
+            #expect(error.code == .validation)
+            #expect(error.validationFailure?.input == input)
+            #expect(error.validationFailure?.rule.rawValue == rule)
         } catch {
             Issue.record("\(error)")
         }
