@@ -37,6 +37,8 @@ public struct Manifest: Sendable, Hashable, Decodable {
     public var retry: RetrySettings
     /// What the version does once ready, and how it is watched.
     public var rollout: RolloutSettings
+    /// Which outputs are watched for drift, and how. Default `nil`: none are.
+    public var tracking: TrackingSettings?
     /// Requests run once before the version is ready. Default none.
     public var warmup: [WarmupSample]
     /// The plugin's own configuration, passed to it as JSON. Default `{}`.
@@ -46,7 +48,7 @@ public struct Manifest: Sendable, Hashable, Decodable {
 
     private enum CodingKeys: String, CodingKey, CaseIterable {
         case manifestVersion, name, version, library, sha256, artifacts, abiVersion, platform, inputs, outputs
-        case limits, breaker, retry, rollout, warmup, config, metadata
+        case limits, breaker, retry, rollout, tracking, warmup, config, metadata
     }
 
     public init(from decoder: any Decoder) throws {
@@ -93,6 +95,11 @@ public struct Manifest: Sendable, Hashable, Decodable {
         breaker = try container.decode(.breaker, default: BreakerSettings())
         retry = try container.decode(.retry, default: RetrySettings())
         rollout = try container.decode(.rollout, default: RolloutSettings())
+        if container.contains(.tracking), try !container.decodeNil(forKey: .tracking) {
+            tracking = try TrackingSettings(from: container.superDecoder(forKey: .tracking), declaredOutputs: outputs)
+        } else {
+            tracking = nil
+        }
         warmup = try container.decode(.warmup, default: [])
         config = try container.decode(.config, default: .object([:]))
         guard case .object = config else { throw container.invalid(.config, "must be an object") }
