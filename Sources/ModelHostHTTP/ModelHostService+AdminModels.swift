@@ -1,6 +1,7 @@
 import CircuitBreaker
 import ModelHostCore
 import ModelRegistry
+import Telemetry
 import NIOHTTP1
 import Scheduler
 

@@ -1,5 +1,6 @@
 import ModelHostCore
 import ModelRegistry
+import NIOHTTP1
 
 /// `GET /admin/models/{m}/experiment`: a model's canary or split variants side by side.
 extension ModelHostService {

@@ -30,7 +30,12 @@ extension ModelHostService {
 
     /// Counts a refusal at admission by its reason: an authentication failure or a rate limit.
     func count(_ decision: AdmissionDecision) {
-        _ = decision
+        guard let reason = decision.refusalReason else { return }
+        if reason.kind == .rateLimited {
+            counters.rateLimited.increment(reason.label)
+        } else if reason.isAuthenticationFailure {
+            counters.authenticationFailures.increment(reason.label)
+        }
     }
 }
 

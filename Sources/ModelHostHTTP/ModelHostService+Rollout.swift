@@ -1,6 +1,7 @@
 import Logging
 import ModelHostCore
 import ModelRegistry
+import Telemetry
 import NIOCore
 import NIOHTTP1
 

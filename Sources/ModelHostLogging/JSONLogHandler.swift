@@ -1,72 +1,100 @@
 import Logging
 
-/// A log handler that writes each entry as one line of JSON: `time` (RFC 3339, UTC,
-/// milliseconds), `level`, `logger` (the label), `message`, then every metadata field as a
-/// top-level key — the handler's, the provider's, then the entry's, later ones winning.
+/// A log handler that writes each log call as one line of JSON.
 ///
-/// Numbers given as `.stringConvertible` (integers, finite floating-point values) stay JSON
-/// numbers and Booleans stay Booleans; everything else is a string. A metadata key that would
-/// shadow one of the four fixed fields is written with a `meta_` prefix. The value of every field
-/// whose name looks like a secret (``SecretRedaction``) is replaced, at every depth.
+/// A line is `{"time":…,"level":…,"logger":…,"message":…, <metadata>}`: the time in RFC 3339 UTC
+/// with milliseconds, swift-log's level name, the logger's label, the message, then the metadata
+/// (the handler's, the provider's, the call's; a later one wins) as top-level members in the
+/// byte order of their names; an error passed to the call adds `error.message` and `error.type`.
+/// A metadata key equal to one of the four fixed names is written with a `meta_` prefix. Values
+/// whose key looks secret (`SecretRedaction`) are replaced at every depth. Integers and finite
+/// floating-point values given as `.stringConvertible` stay JSON numbers, Booleans stay Booleans.
+///
+/// The call's source module, file, function and line are not written: the label names the
+/// component, and the rest is noise in a request log.
+///
+/// The whole line goes to its `LogOutput` in one write, so lines from concurrent calls never
+/// interleave.
 public struct JSONLogHandler: LogHandler {
     /// The logger's label, written as `logger`.
     public let label: String
-    /// Where lines go.
-    public let output: LogOutput
-    /// The least severe level written.
-    public var logLevel: Logger.Level
-    /// Metadata on every entry of this handler.
+    /// Metadata written on every line of this handler.
     public var metadata: Logger.Metadata = [:]
-    /// Metadata added to every entry when it is logged.
+    /// The least severe level this handler writes.
+    public var logLevel: Logger.Level = .info
+    /// Metadata computed for each line, between the handler's and the call's.
     public var metadataProvider: Logger.MetadataProvider?
 
-    private static let fixedKeys: Set<String> = ["time", "level", "logger", "message"]
+    private let output: LogOutput
+    private let now: @Sendable () -> LogTimestamp
+    /// `,"logger":"<label>","message":`, escaped once here rather than on every line.
+    private let loggerMember: [UInt8]
 
-    /// Creates a handler for `label` writing to `output` from `level` up.
-    public init(label: String, output: LogOutput = .standardError, level: Logger.Level = .info, metadataProvider: Logger.MetadataProvider? = nil) {
-        self.label = label
-        self.output = output
-        self.logLevel = level
-        self.metadataProvider = metadataProvider
+    /// Creates a handler for the logger `label` that writes to `output`.
+    ///
+    /// - Parameters:
+    ///   - label: The logger's label.
+    ///   - output: Where lines go. Default: standard error.
+    ///   - metadataProvider: Metadata computed for each line. Default: none.
+    public init(label: String, output: LogOutput = .standardError, metadataProvider: Logger.MetadataProvider? = nil) {
+        self.init(label: label, output: output, metadataProvider: metadataProvider, now: LogTimestamp.now)
     }
 
+    /// Creates a handler that takes its time from `now`, for tests.
+    init(label: String, output: LogOutput, metadataProvider: Logger.MetadataProvider?, now: @escaping @Sendable () -> LogTimestamp) {
+        self.label = label
+        self.output = output
+        self.metadataProvider = metadataProvider
+        self.now = now
+        var member = JSONLine(capacity: label.utf8.count + 24)
+        member.appendRaw("\",\"logger\":")
+        member.appendString(label)
+        member.appendRaw(",\"message\":")
+        self.loggerMember = member.bytes
+    }
+
+    /// One metadata value of this handler.
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
+    /// Writes `event` as one line.
     public func log(event: LogEvent) {
-        let (level, message) = (event.level, event.message)
-        var fields = self.metadata
-        if let provided = metadataProvider?.get(), !provided.isEmpty { fields.merge(provided) { $1 } }
-        if let explicit = event.metadata, !explicit.isEmpty { fields.merge(explicit) { $1 } }
-        output.write(Self.line(time: LogTimestamp.now(), level: level, label: label, message: message.description, fields: fields))
+        let metadata = EffectiveMetadata.merge(handler: metadata, provider: metadataProvider, call: event.metadata, error: event.error)
+        var line = JSONLine(capacity: 256 + 48 * metadata.count)
+        line.appendRaw("{\"time\":\"")
+        line.appendTimestamp(now())
+        line.appendRaw("\",\"level\":\"")
+        line.appendString(unquoted: event.level.rawValue)
+        line.appendRaw(loggerMember)
+        line.appendString(event.message.description)
+        MetadataOrder.forEach(in: metadata) { key, value in
+            line.appendByte(UInt8(ascii: ","))
+            var key = key
+            let isFixedName = key.withUTF8(Self.isFixedName)
+            line.appendMember(key: isFixedName ? Self.prefixedName(for: key, in: metadata) : key, value: value)
+        }
+        line.appendRaw("}\n")
+        output.write(line: line.bytes)
     }
 
-    /// One entry as its line of JSON, newline included.
-    static func line(time: String, level: Logger.Level, label: String, message: String, fields: Logger.Metadata) -> String {
-        var text = ""
-        text.reserveCapacity(256 + message.utf8.count)
-        text += "{\"time\":\""
-        text += time
-        text += "\",\"level\":\""
-        text += level.rawValue
-        text += "\",\"logger\":"
-        JSONText.appendString(label, to: &text)
-        text += ",\"message\":"
-        JSONText.appendString(message, to: &text)
-        // Sorted, so that the same fields always come in the same order.
-        for key in fields.keys.sorted() {
-            text += ","
-            JSONText.appendString(fixedKeys.contains(key) ? "meta_" + key : key, to: &text)
-            text += ":"
-            if SecretRedaction.isSecret(key) {
-                JSONText.appendString(SecretRedaction.placeholder, to: &text)
-            } else {
-                JSONText.append(fields[key]!, to: &text)
-            }
-        }
-        text += "}\n"
-        return text
+    /// The names every line starts with, indexed by length: a key of another length is none of them.
+    private static let fixedNames: [[UInt8]] = [
+        [], [], [], [], Array("time".utf8), Array("level".utf8), Array("logger".utf8), Array("message".utf8),
+    ]
+
+    /// Whether a metadata key is one of the names every line starts with.
+    static func isFixedName(_ key: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard key.count < fixedNames.count else { return false }
+        let name = fixedNames[key.count]
+        return !name.isEmpty && name.first == key.first && name.elementsEqual(key)
+    }
+
+    /// A fixed name behind as many `meta_` prefixes as it takes to clash with no other key.
+    static func prefixedName(for key: String, in metadata: Logger.Metadata) -> String {
+        var name = "meta_" + key
+        while metadata[name] != nil { name = "meta_" + name }
+        return name
     }
 }

@@ -1,22 +1,31 @@
 import Logging
 
-/// How the host logs: the format, the least severe level, and where lines go.
+/// How the server logs: the line format, the least severe level written, and where lines go.
+///
+/// `LoggingSystem.bootstrap { configuration.makeHandler(label: $0) }` puts it in force.
 public struct LogConfiguration: Sendable {
-    /// The format. Default ``LogFormat/text``.
+    /// The line format. Default: `.text`.
     public var format: LogFormat = .text
-    /// The least severe level written. Default `info`.
+    /// The least severe level written. Default: `.info`.
     public var level: Logger.Level = .info
-    /// Where lines go. Default standard error.
+    /// Where lines go. Default: standard error.
     public var output: LogOutput = .standardError
+    /// Metadata computed for every line, such as a task's trace id. Default: none.
+    public var metadataProvider: Logger.MetadataProvider? = nil
 
-    /// Creates a configuration with every field at its default.
+    /// The defaults: text at `.info` and above, to standard error.
     public init() {}
 
-    /// A handler for the logger `label`, for `LoggingSystem.bootstrap`.
+    /// A handler for the logger `label` in this configuration's format, level and output.
     public func makeHandler(label: String) -> any LogHandler {
         if format == .json {
-            return JSONLogHandler(label: label, output: output, level: level)
+            var handler = JSONLogHandler(label: label, output: output, metadataProvider: metadataProvider)
+            handler.logLevel = level
+            return handler
+        } else {
+            var handler = TextLogHandler(label: label, output: output, metadataProvider: metadataProvider)
+            handler.logLevel = level
+            return handler
         }
-        return TextLogHandler(label: label, output: output, level: level)
     }
 }

@@ -1,50 +1,94 @@
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
-/// The current time as RFC 3339 in UTC with milliseconds, `2026-12-03T07:21:04.123Z`, made
-/// without a formatter.
-enum LogTimestamp {
-    /// Now.
-    static func now() -> String {
-        #if canImport(Glibc)
-        var time = timespec()
-        clock_gettime(CLOCK_REALTIME, &time)
-        var seconds = time_t(time.tv_sec)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        return format(
-            year: Int(parts.tm_year) + 1900, month: Int(parts.tm_mon) + 1, day: Int(parts.tm_mday),
-            hour: Int(parts.tm_hour), minute: Int(parts.tm_min), second: Int(parts.tm_sec), millisecond: Int(time.tv_nsec / 1_000_000)
-        )
-        #else
-        return "1970-01-01T00:00:00.000Z"
-        #endif
+/// A wall-clock instant to the millisecond, as a log line stamps it.
+///
+/// Formatted by arithmetic into RFC 3339 UTC (`2026-12-03T07:21:04.123Z`): no formatter, no
+/// allocation, no time-zone lookup, since every request's line carries one.
+struct LogTimestamp: Hashable, Sendable {
+    /// Whole seconds since 1970-01-01T00:00:00Z.
+    var seconds: Int64
+    /// Milliseconds past `seconds`, 0...999.
+    var milliseconds: Int
+
+    init(seconds: Int64, milliseconds: Int) {
+        self.seconds = seconds
+        self.milliseconds = milliseconds
     }
 
-    /// The given moment, each field in range.
-    static func format(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int, millisecond: Int) -> String {
-        String(unsafeUninitializedCapacity: 24) { buffer in
-            var index = 0
-            func put(_ value: Int, digits: Int) {
-                var divisor = 1
-                for _ in 1..<digits { divisor *= 10 }
-                var rest = value
-                while divisor > 0 {
-                    buffer[index] = UInt8(ascii: "0") + UInt8(rest / divisor % 10)
-                    rest %= divisor
-                    divisor /= 10
-                    index += 1
-                }
-            }
-            func put(_ byte: Unicode.Scalar) {
-                buffer[index] = UInt8(ascii: byte)
-                index += 1
-            }
-            put(year, digits: 4); put("-"); put(month, digits: 2); put("-"); put(day, digits: 2); put("T")
-            put(hour, digits: 2); put(":"); put(minute, digits: 2); put(":"); put(second, digits: 2); put(".")
-            put(millisecond, digits: 3); put("Z")
-            return index
-        }
+    /// The current time of the system's real-time clock.
+    static func now() -> LogTimestamp {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        return LogTimestamp(seconds: Int64(time.tv_sec), milliseconds: Int(time.tv_nsec / 1_000_000))
+    }
+
+    /// The 24 bytes of the RFC 3339 form, appended to `bytes`. Years outside 0...9999 are clamped,
+    /// which no real clock reaches.
+    func append(to bytes: inout [UInt8]) {
+        let (days, secondOfDay) = floorDivision(seconds, 86_400)
+        let (year, month, day) = Self.civilDate(daysSinceEpoch: days)
+        appendDigits(min(max(year, 0), 9999), count: 4, to: &bytes)
+        bytes.append(UInt8(ascii: "-"))
+        appendDigits(month, count: 2, to: &bytes)
+        bytes.append(UInt8(ascii: "-"))
+        appendDigits(day, count: 2, to: &bytes)
+        bytes.append(UInt8(ascii: "T"))
+        appendDigits(Int(secondOfDay / 3600), count: 2, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        appendDigits(Int(secondOfDay / 60 % 60), count: 2, to: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        appendDigits(Int(secondOfDay % 60), count: 2, to: &bytes)
+        bytes.append(UInt8(ascii: "."))
+        appendDigits(milliseconds, count: 3, to: &bytes)
+        bytes.append(UInt8(ascii: "Z"))
+    }
+
+    /// The RFC 3339 form as a string.
+    var rfc3339: String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(24)
+        append(to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The proleptic Gregorian date of a day counted from 1970-01-01.
+    ///
+    /// Counts from 0000-03-01 in 400-year eras of 146,097 days, so that the leap day ends each
+    /// year and every month's start follows from the day of the year by one linear formula.
+    static func civilDate(daysSinceEpoch: Int64) -> (year: Int, month: Int, day: Int) {
+        let shifted = daysSinceEpoch + 719_468  // days from 0000-03-01 to 1970-01-01
+        let (era, dayOfEra) = floorDivision(shifted, 146_097)
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthFromMarch = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthFromMarch + 2) / 5 + 1
+        let month = monthFromMarch < 10 ? monthFromMarch + 3 : monthFromMarch - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        return (Int(year), Int(month), Int(day))
+    }
+}
+
+/// Quotient and remainder rounded towards negative infinity, so the remainder is never negative.
+private func floorDivision(_ value: Int64, _ divisor: Int64) -> (quotient: Int64, remainder: Int64) {
+    let quotient = value >= 0 ? value / divisor : (value - divisor + 1) / divisor
+    return (quotient, value - quotient * divisor)
+}
+
+/// `value` (non-negative) as exactly `count` decimal digits, zero-padded.
+@inline(__always)
+private func appendDigits(_ value: Int, count: Int, to bytes: inout [UInt8]) {
+    var divisor = 1
+    for _ in 1..<count { divisor *= 10 }
+    var rest = value
+    while divisor > 0 {
+        bytes.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest / divisor % 10))
+        rest %= divisor
+        divisor /= 10
     }
 }

@@ -1,62 +1,109 @@
 import Logging
 
-/// Hides the values of fields whose names look like secrets, wherever fields or headers are
-/// logged: `authorization`, `x-api-key`, `api_key`, `apikey`, `api-key`, `password`, `token`,
-/// `secret` and `cookie`, in any case and anywhere in the name (`X-Auth-Token`, `db_password`).
+/// Hides the values of log metadata and HTTP headers whose names look like they hold a secret.
+///
+/// A name looks secret when it contains, ignoring ASCII case, any of `authorization`, `x-api-key`,
+/// `api_key`, `apikey`, `api-key`, `password`, `token`, `secret` or `cookie` — so `Authorization`,
+/// `X-API-Key`, `accessToken`, `db_password` and `Set-Cookie` all do. The value is replaced whole,
+/// whatever its type; only the name decides.
 public enum SecretRedaction {
-    /// What a secret's value is replaced with.
+    /// What a secret value is replaced with.
     public static let placeholder = "[REDACTED]"
 
-    private static let markers = ["authorization", "x-api-key", "api_key", "apikey", "api-key", "password", "token", "secret", "cookie"]
-
-    /// The names the host itself logs on every request, known not to be secrets: checked first,
-    /// so the request log pays one lookup per field.
-    private static let knownSafe: Set<String> = [
-        "request_id", "trace_id", "span_id", "status", "code", "model", "version", "key_id", "queue_seconds",
-        "inference_seconds", "total_seconds", "event", "reason", "path", "client", "request", "key",
+    /// The fragments that make a name secret, lowercase.
+    static let fragments: [String] = [
+        "authorization", "x-api-key", "api_key", "apikey", "api-key", "password", "token", "secret", "cookie",
     ]
 
-    /// Whether a field or header named `name` holds a secret.
+    /// Whether `name` looks like it names a secret.
     public static func isSecret(_ name: String) -> Bool {
-        if knownSafe.contains(name) { return false }
-        let lowered = name.lowercased()
-        return markers.contains { lowered.contains($0) }
+        var name = name
+        return name.withUTF8 { isSecret(bytes: $0) }
     }
 
-    /// `metadata` with every secret's value replaced, at every depth.
+    /// `isSecret` over a name's UTF-8 bytes, in one pass that allocates nothing (it runs for every
+    /// metadata key of every line): at each byte, folded to lowercase, only the fragments that
+    /// start with it are compared. `x-api-key` contains `api-key`, so it needs no check of its own.
+    static func isSecret(bytes name: UnsafeBufferPointer<UInt8>) -> Bool {
+        // No fragment is shorter than five bytes.
+        guard name.count >= 5 else { return false }
+        for start in 0...(name.count - 5) {
+            switch lowercased(name[start]) {
+            case UInt8(ascii: "a"):
+                if matches(name, at: start, Self.authorization) { return true }
+                if matches(name, at: start, Self.api) {
+                    let next = start + 3
+                    if matches(name, at: next, Self.key) { return true }
+                    if next < name.count, name[next] == UInt8(ascii: "_") || name[next] == UInt8(ascii: "-"),
+                        matches(name, at: next + 1, Self.key)
+                    {
+                        return true
+                    }
+                }
+            case UInt8(ascii: "p"): if matches(name, at: start, Self.password) { return true }
+            case UInt8(ascii: "t"): if matches(name, at: start, Self.token) { return true }
+            case UInt8(ascii: "s"): if matches(name, at: start, Self.secret) { return true }
+            case UInt8(ascii: "c"): if matches(name, at: start, Self.cookie) { return true }
+            default: continue
+            }
+        }
+        return false
+    }
+
+    private static let authorization = Array("authorization".utf8)
+    private static let api = Array("api".utf8)
+    private static let key = Array("key".utf8)
+    private static let password = Array("password".utf8)
+    private static let token = Array("token".utf8)
+    private static let secret = Array("secret".utf8)
+    private static let cookie = Array("cookie".utf8)
+
+    /// Whether `name` holds `fragment` (lowercase) at `start`, ignoring ASCII case.
+    @inline(__always)
+    private static func matches(_ name: UnsafeBufferPointer<UInt8>, at start: Int, _ fragment: [UInt8]) -> Bool {
+        guard name.count - start >= fragment.count else { return false }
+        for offset in 0..<fragment.count where lowercased(name[start + offset]) != fragment[offset] {
+            return false
+        }
+        return true
+    }
+
+    /// `metadata` with every secret-named value replaced by `placeholder`, at every depth:
+    /// dictionaries are redacted by their keys, arrays element by element.
     public static func redact(_ metadata: Logger.Metadata) -> Logger.Metadata {
         var redacted = metadata
         for (key, value) in metadata {
-            redacted[key] = isSecret(key) ? .string(placeholder) : redact(value)
+            if isSecret(key) {
+                redacted[key] = .string(placeholder)
+            } else if let inner = redact(value) {
+                redacted[key] = inner
+            }
         }
         return redacted
     }
 
-    /// `value` with the secrets of any dictionary inside it replaced.
-    public static func redact(_ value: Logger.MetadataValue) -> Logger.MetadataValue {
+    /// `value` with the secrets inside it redacted, or `nil` when it holds nothing to redact.
+    private static func redact(_ value: Logger.Metadata.Value) -> Logger.Metadata.Value? {
         switch value {
-        case .dictionary(let dictionary): .dictionary(redact(dictionary))
-        case .array(let values): .array(values.map(redact))
-        case .string, .stringConvertible: value
+        case .string, .stringConvertible:
+            return nil
+        case .dictionary(let dictionary):
+            return .dictionary(redact(dictionary))
+        case .array(let elements):
+            return .array(elements.map { redact($0) ?? $0 })
         }
     }
 
-    /// `headers` with every secret's value replaced.
+    /// `headers` in their order, each secret-named header's value replaced by `placeholder`.
     public static func redactHeaders(_ headers: [(name: String, value: String)]) -> [(name: String, value: String)] {
-        headers.map { (name: $0.name, value: isSecret($0.name) ? placeholder : $0.value) }
-    }
-
-    /// Whether any key at any depth of `metadata` needs redacting: the common case, none, costs
-    /// no copy.
-    static func needsRedaction(_ metadata: Logger.Metadata) -> Bool {
-        metadata.contains { key, value in isSecret(key) || needsRedaction(value) }
-    }
-
-    private static func needsRedaction(_ value: Logger.MetadataValue) -> Bool {
-        switch value {
-        case .dictionary(let dictionary): needsRedaction(dictionary)
-        case .array(let values): values.contains(where: needsRedaction)
-        case .string, .stringConvertible: false
+        headers.map { header in
+            isSecret(header.name) ? (name: header.name, value: placeholder) : header
         }
+    }
+
+    /// `byte` with an ASCII capital letter made small.
+    @inline(__always)
+    static func lowercased(_ byte: UInt8) -> UInt8 {
+        byte &- UInt8(ascii: "A") < 26 ? byte | 0x20 : byte
     }
 }

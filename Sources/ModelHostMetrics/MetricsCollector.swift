@@ -60,12 +60,14 @@ public struct MetricsCollector: Sendable {
         var labels: [(String, String)]
         var requests: VersionTelemetry.Snapshot
         var serving: ServingVersion?
+        var statistics: ServingVersion.Statistics?
 
         init(record: ModelVersionRecord) {
             self.record = record
             labels = [("model", record.name), ("version", record.version)]
             requests = record.telemetry.snapshot
             serving = record.serving
+            statistics = record.serving?.statistics
         }
     }
 
@@ -96,11 +98,17 @@ public struct MetricsCollector: Sendable {
     }
 
     private func writeExecution(_ versions: [VersionReading], into text: inout PrometheusText) {
-        let serving = versions.compactMap { version in version.serving.map { (version.labels, $0) } }
+        let serving = versions.compactMap { version in version.statistics.map { (version.labels, $0) } }
         text.family("modelhost_inflight_requests", .gauge, help: "Plugin calls running on the version's threads.")
-        for (labels, version) in serving { text.sample("modelhost_inflight_requests", labels: labels, Double(version.runningCount)) }
+        for (labels, statistics) in serving { text.sample("modelhost_inflight_requests", labels: labels, Double(statistics.running)) }
         text.family("modelhost_queued_requests", .gauge, help: "Requests waiting in the version's queue.")
-        for (labels, version) in serving { text.sample("modelhost_queued_requests", labels: labels, Double(version.queuedCount)) }
+        for (labels, statistics) in serving { text.sample("modelhost_queued_requests", labels: labels, Double(statistics.queued)) }
+        text.family("modelhost_batch_size", .histogram, help: "Requests per plugin call: 1 alone, n in a dynamic batch of n.")
+        for (labels, statistics) in serving { text.histogram("modelhost_batch_size", labels: labels, statistics.batchSizes) }
+        text.family("modelhost_retries_total", .counter, help: "Plugin calls retried after a transient failure.")
+        for (labels, statistics) in serving { text.sample("modelhost_retries_total", labels: labels, Double(statistics.retries)) }
+        text.family("modelhost_retries_refused_total", .counter, help: "Transient failures answered instead of retried: attempts, deadline, retry budget or breaker.")
+        for (labels, statistics) in serving { text.sample("modelhost_retries_refused_total", labels: labels, Double(statistics.refusedRetries)) }
     }
 
     private func writeAdmission(_ versions: [VersionReading], into text: inout PrometheusText) {
@@ -128,6 +136,13 @@ public struct MetricsCollector: Sendable {
             let phase = serving.breakerSnapshot.phase
             for candidate in BreakerPhase.allCases {
                 text.sample("modelhost_breaker_state", labels: version.labels + [("state", Self.label(candidate))], candidate == phase ? 1 : 0)
+            }
+        }
+        text.family("modelhost_breaker_transitions_total", .counter, help: "Transitions of the version's circuit breaker, by the state entered.")
+        for version in versions {
+            guard let transitions = version.statistics?.breakerTransitions else { continue }
+            for candidate in BreakerPhase.allCases {
+                text.sample("modelhost_breaker_transitions_total", labels: version.labels + [("to", Self.label(candidate))], Double(transitions[candidate] ?? 0))
             }
         }
     }

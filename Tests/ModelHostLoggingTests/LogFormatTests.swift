@@ -1,28 +1,23 @@
-import Logging
 import Testing
 
 @testable import ModelHostLogging
 
 @Suite struct LogFormatTests {
-    @Test func formatsAreNamed() {
+    @Test func namesParseToTheirFormats() {
         #expect(LogFormat("json") == .json)
-        #expect(LogFormat("TEXT") == .text)
-        #expect(LogFormat("yaml") == nil)
+        #expect(LogFormat("text") == .text)
+    }
+
+    @Test(arguments: ["", "JSON", "Text", "yaml", " json", "json "])
+    func otherNamesDoNotParse(name: String) {
+        #expect(LogFormat(name) == nil)
+    }
+
+    @Test func allNamesRoundTripThroughDescription() {
         #expect(LogFormat.allNames == ["json", "text"])
-    }
-
-    @Test func theConfigurationMakesTheHandlerOfItsFormatAndLevel() {
-        var configuration = LogConfiguration()
-        configuration.format = .json
-        configuration.level = .warning
-        let handler = configuration.makeHandler(label: "x")
-        #expect(handler is JSONLogHandler)
-        #expect(handler.logLevel == .warning)
-        configuration.format = .text
-        #expect(configuration.makeHandler(label: "x") is TextLogHandler)
-    }
-
-    @Test func timestampsArePaddedRFC3339() {
-        #expect(LogTimestamp.format(year: 2026, month: 1, day: 2, hour: 3, minute: 4, second: 5, millisecond: 6) == "2026-01-02T03:04:05.006Z")
+        for name in LogFormat.allNames {
+            #expect(LogFormat(name)?.description == name)
+        }
+        #expect(LogFormat.json != LogFormat.text)
     }
 }
