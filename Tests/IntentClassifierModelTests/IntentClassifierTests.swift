@@ -152,4 +152,34 @@ struct IntentClassifierTests {
         let recorded = try Fixture.recordedMetric("heldOutAccuracy", of: release)
         #expect(abs(accuracy - recorded) <= 0.0001, "Swift: \(accuracy), manifest: \(recorded)")
     }
+
+    /// The drift baselines the trainer wrote to the manifest's `tracking` are the Swift plugin's
+    /// predictions on the held-out split, binned as the host bins them.
+    @Test(arguments: Release.allCases)
+    func trackingBaselinesAreTheHeldOutPredictions(release: Release) throws {
+        let tracking = try #require(try Fixture.manifest(release)["tracking"] as? [String: Any])
+        let outputs = try #require(tracking["outputs"] as? [[String: Any]])
+        try #require(outputs.count == 2)
+        let classes = try #require(outputs[0]["classes"] as? [String])
+        #expect(outputs[0]["name"] as? String == "intent")
+        #expect(classes == (try Fixture.makeClassifier(release).model.intents))
+        #expect(outputs[1]["name"] as? String == "confidence")
+        let bounds = try #require(outputs[1]["bounds"] as? [Double])
+
+        let examples = try Fixture.heldOut(release)
+        let (intents, confidences) = try Fixture.classify(examples.map(\.text), release: release)
+        let total = Double(examples.count)
+        let intentShares = classes.map { name in Double(intents.filter { $0 == name }.count) / total }
+        var confidenceBins = [Double](repeating: 0, count: bounds.count + 1)
+        for confidence in confidences {
+            confidenceBins[bounds.firstIndex { Double(confidence) <= $0 } ?? bounds.count] += 1 / total
+        }
+        for (output, shares) in zip(outputs, [intentShares, confidenceBins]) {
+            let baseline = try #require(output["baseline"] as? [Double])
+            try #require(baseline.count == shares.count)
+            for (recorded, share) in zip(baseline, shares) {
+                #expect(abs(recorded - share) <= 0.00005 + 1e-12, "\(output["name"] ?? ""): manifest \(baseline), Swift \(shares)")
+            }
+        }
+    }
 }

@@ -118,6 +118,31 @@ struct ManifestTests {
         }
     }
 
+    @Test("the intent-classifier and anomaly-detector manifests track their outputs for drift, with baselines")
+    func exampleTracking() throws {
+        for fileName in ["intent-classifier.json", "intent-classifier-1.1.0.json"] {
+            let manifest = try Manifest.load(contentsOf: Self.manifestsDirectory.appendingPathComponent(fileName).path)
+            let tracking = try #require(manifest.tracking, "\(fileName)")
+            #expect(tracking.outputs.map(\.name) == ["intent", "confidence"])
+            guard case .categorical(let classes) = tracking.outputs[0].kind else {
+                Issue.record("\(fileName): intent is not categorical")
+                continue
+            }
+            #expect(classes.contains("check_balance"))
+            #expect(classes.contains("out_of_scope") == (manifest.version.minor == 1))
+            #expect(tracking.outputs[1].kind == .numeric(bounds: [0.5, 0.7, 0.9, 0.99, 0.999]))
+            #expect(tracking.outputs.allSatisfy { $0.baselineFractions != nil })
+        }
+        let anomaly = try Manifest.load(contentsOf: Self.manifestsDirectory.appendingPathComponent("anomaly-detector.json").path)
+        let tracking = try #require(anomaly.tracking)
+        #expect(tracking.outputs.map(\.name) == ["score", "is_anomaly"])
+        #expect(!tracking.outputs[0].isCategorical)
+        #expect(tracking.outputs[1].kind == .categorical(classes: ["false", "true"]))
+        let flagged = try #require(tracking.outputs[1].baselineFractions?[1])
+        #expect(flagged > 0.01 && flagged < 0.1)
+        #expect(try Manifest.load(contentsOf: Self.manifestsDirectory.appendingPathComponent("echo.json").path).tracking == nil)
+    }
+
     @Test("the echo manifest's optional input and numeric warmup are read")
     func echo() throws {
         let manifest = try Manifest.load(contentsOf: Self.manifestsDirectory.appendingPathComponent("echo.json").path)
