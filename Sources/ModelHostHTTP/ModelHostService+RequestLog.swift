@@ -9,8 +9,7 @@ import Telemetry
 /// outcome and timings — never a key or any content.
 extension ModelHostService {
     /// Logs one answered request at `info`.
-    func logRequest(_ summary: RequestSummary, status: HTTPResponseStatus) {
-        guard requestLogger.logLevel <= .info else { return }
+    func logRequest(_ summary: RequestSummary, status: HTTPResponseStatus, to requestLogger: Logger) {
         let total = summary.total ?? summary.receivedAt.duration(to: .now)
         var metadata: Logger.Metadata = [
             "request_id": .string(summary.requestID),

@@ -31,9 +31,6 @@ public final class ModelHostService: Sendable {
         /// Bodies larger than this, in bytes, are decoded on the model version's own thread
         /// instead of the event loop. Default 64 KiB.
         public var offloadedDecodingThreshold: Int = 64 << 10
-        /// Whether every answered request is logged, one line each, at `info` on the request
-        /// logger. Default `true`.
-        public var logsRequests = true
         /// Whether the outputs a manifest declares under `tracking` are tracked for drift.
         /// Default `true`.
         public var tracksPredictions = true
@@ -67,8 +64,8 @@ public final class ModelHostService: Sendable {
     private let admit: (@Sendable (AdmissionRequest, inout CredentialMemo) -> AdmissionDecision)?
     let configuration: Configuration
     let logger: Logger
-    /// Where the one line per answered request goes.
-    let requestLogger: Logger
+    /// Where the one line per answered request goes; `nil` logs none.
+    let requestLogger: Logger?
     /// The edge's own counts: requests no version measured, refusals by reason and policy, and
     /// operators' rollbacks.
     public let counters: EdgeCounters
@@ -87,8 +84,8 @@ public final class ModelHostService: Sendable {
     ///   - configuration: What the server reports about itself.
     ///   - logger: Where refusals and plugin failures are logged, by key id, model, version and
     ///     request id, never with request content.
-    ///   - requestLogger: Where each answered request is logged, one line each (with
-    ///     ``Configuration/logsRequests``).
+    ///   - requestLogger: Where each answered request is logged, one line each at `info`;
+    ///     `nil`, the default, logs none.
     ///   - counters: Where the edge counts what no model version measures.
     public init(
         registry: ModelRegistry,
@@ -97,7 +94,7 @@ public final class ModelHostService: Sendable {
         control: (any ModelControl)? = nil,
         configuration: Configuration = .init(),
         logger: Logger = Logger(label: "modelhost.http"),
-        requestLogger: Logger = Logger(label: "modelhost.request"),
+        requestLogger: Logger? = nil,
         counters: EdgeCounters = EdgeCounters()
     ) {
         self.registry = registry
@@ -160,8 +157,8 @@ public final class ModelHostService: Sendable {
         if !summary.isCountedByVersion {
             counters.edgeRequests.increment(summary.code?.rawValue ?? VersionTelemetry.successLabel)
         }
-        if configuration.logsRequests {
-            logRequest(summary, status: response.status)
+        if let requestLogger, requestLogger.logLevel <= .info {
+            logRequest(summary, status: response.status, to: requestLogger)
         }
     }
 

@@ -253,12 +253,11 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.requestReadTimeout = .seconds(readTimeout)
         var serviceConfiguration = ModelHostService.Configuration()
         serviceConfiguration.requiresEveryModelReady = strictReadiness
-        serviceConfiguration.logsRequests = !noRequestLog
         serviceConfiguration.tracksPredictions = !noPredictionTracking
         let unloader = VersionUnloader(registry: registry, scheduler: scheduler, gracePeriod: .seconds(shutdownTimeout))
         let service = ModelHostService(
             registry: registry, admission: gatekeeper, breakers: breakers, control: unloader, configuration: serviceConfiguration,
-            logger: Logger(label: "modelhost.http"), requestLogger: Logger(label: "modelhost.request"), counters: counters
+            logger: Logger(label: "modelhost.http"), requestLogger: noRequestLog ? nil : Logger(label: "modelhost.request"), counters: counters
         )
         // Listen first: probes answer while the bundles load.
         let server = try await HTTPServer.bind(configuration: configuration, service: service)

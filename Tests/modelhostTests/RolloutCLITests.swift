@@ -111,17 +111,19 @@ import Glibc
                 {"version":"1.2.0","state":"READY","active":false,"pinned":false,"canaryPercent":12.5,"breaker":"closed"},
                 {"version":"0.9.0","state":"READY","active":false,"pinned":false,"rolledBack":"rolled back by an operator","breaker":"closed"}]},
               {"name":"intent-classifier","active":null,"versions":[
-                {"version":"2.0.0","state":"UNAVAILABLE","active":false,"pinned":false,"reason":"checksum_mismatch: the library's SHA-256 differs"}]}
+                {"version":"2.0.0","state":"UNAVAILABLE","active":false,"pinned":false,"reason":"checksum_mismatch: the library's SHA-256 differs"},
+                {"version":"2.1.0","state":"READY","active":true,"pinned":false,"breaker":"closed","drifting":true,"drift":{"intent":0.312,"confidence":null}}]}
             ]}
             """
         let report = try JSONDecoder().decode(ModelsCommand.Report.self, from: Data(json.utf8))
         #expect(ModelsCommand.table(report) == """
-            MODEL              VERSION  STATE        ACTIVE  PINNED  ROLLOUT       BREAKER
-            echo               1.0.0    READY        yes     yes     split 70      closed
-            echo               1.1.0    READY        -       -       split 30      open
-            echo               1.2.0    READY        -       -       canary 12.5%  closed
-            echo               0.9.0    READY        -       -       rolled-back   closed
-            intent-classifier  2.0.0    UNAVAILABLE  -       -       -             -
+            MODEL              VERSION  STATE        ACTIVE  PINNED  ROLLOUT       BREAKER  DRIFT
+            echo               1.0.0    READY        yes     yes     split 70      closed   -
+            echo               1.1.0    READY        -       -       split 30      open     -
+            echo               1.2.0    READY        -       -       canary 12.5%  closed   -
+            echo               0.9.0    READY        -       -       rolled-back   closed   -
+            intent-classifier  2.0.0    UNAVAILABLE  -       -       -             -        -
+            intent-classifier  2.1.0    READY        yes     -       -             closed   drifting (intent 0.31)
             echo 0.9.0: rolled back: rolled back by an operator
             intent-classifier 2.0.0: checksum_mismatch: the library's SHA-256 differs
 
