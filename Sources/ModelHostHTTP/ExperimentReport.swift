@@ -135,11 +135,17 @@ struct ExperimentReport {
         writer.key("psi")
         writer.beginObject()
         for output in candidate.predictions?.outputs ?? [] {
-            guard let reference = baseline.predictions?.outputs.first(where: { $0.name == output.name && $0.binLabels == output.binLabels }) else { continue }
+            guard let reference = baseline.predictions?.outputs.first(where: { $0.name == output.name && $0.isCategorical == output.isCategorical }) else { continue }
             writer.key(output.name)
-            let isComparable = reference.windowCounts.reduce(0, &+) > 0 && output.windowCounts.reduce(0, &+) > 0
-            let psi = isComparable ? PopulationStability.index(reference: reference.windowCounts.map(Double.init), recent: output.windowCounts.map(Double.init)) : nil
-            Self.number(psi, to: &writer)
+            // Over the union of the two versions' bins, by label: a candidate may add a class.
+            var labels = reference.binLabels
+            for label in output.binLabels where !labels.contains(label) { labels.append(label) }
+            func counts(_ snapshot: PredictionTracker.OutputSnapshot) -> [Double] {
+                labels.map { label in snapshot.binLabels.firstIndex(of: label).map { Double(snapshot.windowCounts[$0]) } ?? 0 }
+            }
+            let (expected, actual) = (counts(reference), counts(output))
+            let isComparable = expected.reduce(0, +) > 0 && actual.reduce(0, +) > 0
+            Self.number(isComparable ? PopulationStability.index(reference: expected, recent: actual) : nil, to: &writer)
         }
         writer.endObject()
         writer.endObject()

@@ -8,7 +8,7 @@ import Testing
 
 /// One model's failure, slowness or hang reaches its own callers and nobody else: live, with C
 /// fixture plugins compiled by the tests.
-@Suite struct HTTPServerIsolationTests {
+@Suite(.serialized) struct HTTPServerIsolationTests {
     private func json(_ text: String) throws -> [String: Any] {
         try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
     }

@@ -8,7 +8,7 @@ import Testing
 @testable import ModelHostHTTP
 
 /// The edge's resource limits, live: header size, connection count, slow clients.
-@Suite struct HTTPServerLimitsTests {
+@Suite(.serialized) struct HTTPServerLimitsTests {
     private func withServer(_ configure: (inout HTTPServer.Configuration) -> Void, _ body: (Int) async throws -> Void) async throws {
         var configuration = HTTPServer.Configuration()
         configuration.port = 0

@@ -8,7 +8,7 @@ import Testing
 
 /// Breakers, retries and batching over real HTTP with the fault plugins, the echo example
 /// served beside them to show that one model's trouble stays its own.
-@Suite struct HTTPServerResilienceTests {
+@Suite(.serialized) struct HTTPServerResilienceTests {
     /// A server over `models`, with the echo example added.
     private func server(_ models: ModelsDirectory) async throws -> LiveServer {
         try models.addExample("echo")

@@ -9,7 +9,7 @@ import Testing
 
 /// Switching versions under load: promotions and rollbacks change the version of new requests
 /// at once, and no request fails because of a switch.
-@Suite struct RolloutSwitchingTests {
+@Suite(.serialized) struct RolloutSwitchingTests {
     /// What one request saw: when it was sent and answered, its status and version.
     private struct Exchange: Sendable {
         var sent: ContinuousClock.Instant

@@ -174,6 +174,35 @@ import Glibc
         }
     }
 
+    @Test func experimentShowsEachVariantOfACanarySideBySide() async throws {
+        let live = try await RolloutServer.start()
+        defer { live.server.send(SIGTERM) }
+        let admin: [String: String?] = ["MODELHOST_ADMIN_KEY": live.adminKey]
+        let canary = try await ModelHostRun.run(["canary", "echo", "1.0.0", "--percent", "40", "--server", live.url], environment: admin)
+        #expect(canary.status == 0, "\(canary.errors)")
+        for _ in 0..<5 { _ = try await live.servedVersion() }
+
+        let json = try await ModelHostRun.run(["experiment", "echo", "--json", "--server", live.url], environment: admin)
+        #expect(json.status == 0, "\(json.errors)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any])
+        #expect(report["mode"] as? String == "canary")
+        let variants = try #require(report["variants"] as? [[String: Any]])
+        #expect(variants.map { $0["version"] as? String } == ["1.0.0", "1.1.0"])
+        #expect(variants.map { $0["trafficPercent"] as? Double } == [40, 60])
+        #expect(variants.map { $0["baseline"] as? Bool } == [false, true])
+        // The infer key's caller lands on one version and stays there: five requests in all.
+        #expect(variants.compactMap { $0["requests"] as? Int }.reduce(0, +) == 5)
+        #expect((report["comparisons"] as? [[String: Any]])?.first?["candidate"] as? String == "1.0.0")
+
+        let text = try await ModelHostRun.run(["experiment", "echo", "--server", live.url], environment: admin)
+        #expect(text.output.hasPrefix("echo: canary\n"), "\(text.output)")
+        #expect(text.output.range(of: #"\n1\.0\.0 +candidate +40% +"#, options: .regularExpression) != nil, "\(text.output)")
+        #expect(text.output.range(of: #"\n1\.1\.0 +baseline +60% +"#, options: .regularExpression) != nil, "\(text.output)")
+        let unknown = try await ModelHostRun.run(["experiment", "nothing", "--server", live.url], environment: admin)
+        #expect(unknown.status != 0)
+        #expect(unknown.errors.contains("model_not_found") || unknown.errors.contains("not known"), "\(unknown.errors)")
+    }
+
     @Test func everyChangeCommandPrintsWhatChanged() async throws {
         let live = try await RolloutServer.start()
         defer { live.server.send(SIGTERM) }

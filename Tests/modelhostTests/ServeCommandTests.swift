@@ -12,7 +12,7 @@ import Glibc
 ///
 /// Every blocking step (the process, sockets, waiting) runs through ``onThread(_:)``, off the
 /// cooperative threads the rest of the suite needs.
-@Suite struct ServeCommandTests {
+@Suite(.serialized) struct ServeCommandTests {
     /// A models directory with echo and a fixture whose `infer` blocks for a minute.
     private static func modelsWithAHungPlugin() async throws -> ModelsDirectory {
         let models = try ModelsDirectory()
