@@ -353,6 +353,13 @@ extension ServingVersion {
             worker: Int, now: Instant, mayPark: Bool = true, starting: (inout Job, _ callSize: Int) -> Void = { _, _ in }
         ) -> (action: WorkerAction, expired: [Job]) {
             if batchWaiter?.worker == worker { batchWaiter = nil }
+            // A thread may return from its park without being woken: its semaphore kept a signal
+            // from a wait for a batch that timed out as the batch filled. It is no longer parked,
+            // so nothing may wake it again as if it were (and take it from a call it runs).
+            if case .parked = workers[worker], let listed = parked.lastIndex(of: worker) {
+                parked.remove(at: listed)
+                setWorker(worker, .free)
+            }
             switch lifecycle {
             case .loading:
                 return (park(worker), [])

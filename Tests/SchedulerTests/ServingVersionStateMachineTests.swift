@@ -87,6 +87,32 @@ struct ServingVersionStateMachineTests {
         #expect(second == 0)
     }
 
+    @Test func aThreadThatLeavesItsParkUnwokenIsNeverWokenFromACall() {
+        var machine = readyMachine(threads: 2)
+        _ = machine.submit("a", deadline: at(100), now: at(0))  // wakes thread 1
+        // Thread 0 returns from its park without being woken (its semaphore kept a signal from a
+        // timed-out wait for a batch) and takes the job first.
+        #expect(running(machine.nextAction(worker: 0, now: at(1)).action) == "a")
+        guard case .park = machine.nextAction(worker: 1, now: at(1)).action else {
+            Issue.record("thread 1 did not park")
+            return
+        }
+        guard case .enqueued(_, let first, _) = machine.submit("b", deadline: at(100), now: at(2)),
+              case .enqueued(_, let second, _) = machine.submit("c", deadline: at(100), now: at(2))
+        else {
+            Issue.record("refused")
+            return
+        }
+        // Thread 1 is woken; thread 0, which runs "a", is not parked and is never woken.
+        #expect(first == 1)
+        #expect(second == nil)
+        guard case .deliver(let job, _, _) = machine.finish(worker: 0, now: at(3)) else {
+            Issue.record("thread 0's call was not delivered")
+            return
+        }
+        #expect(job == "a")
+    }
+
     @Test func takesThreadsPlusQueueThenRefusesAsOverloaded() {
         var machine = readyMachine(threads: 2, queue: 3)
         var accepted = 0
