@@ -230,29 +230,19 @@ public struct MetricsCollector: Sendable {
 
     private func writeProcess(into text: inout PrometheusText) {
         let process = self.process()
-        if let value = process.residentMemoryBytes {
-            text.family("process_resident_memory_bytes", .gauge, help: "Resident memory size in bytes.")
-            text.sample("process_resident_memory_bytes", Double(value))
-        }
-        if let value = process.virtualMemoryBytes {
-            text.family("process_virtual_memory_bytes", .gauge, help: "Virtual memory size in bytes.")
-            text.sample("process_virtual_memory_bytes", Double(value))
-        }
-        if let value = process.cpuSeconds {
-            text.family("process_cpu_seconds_total", .counter, help: "Total user and system CPU time spent in seconds.")
-            text.sample("process_cpu_seconds_total", value)
-        }
-        if let value = process.startTimeSeconds {
-            text.family("process_start_time_seconds", .gauge, help: "Start time of the process since unix epoch in seconds.")
-            text.sample("process_start_time_seconds", value)
-        }
-        if let value = process.openFileDescriptors {
-            text.family("process_open_fds", .gauge, help: "Number of open file descriptors.")
-            text.sample("process_open_fds", Double(value))
-        }
-        if let value = process.maxFileDescriptors {
-            text.family("process_max_fds", .gauge, help: "Maximum number of open file descriptors.")
-            text.sample("process_max_fds", Double(value))
+        let gauges: [(String, PrometheusText.Kind, String, Double?)] = [
+            ("process_resident_memory_bytes", .gauge, "Resident memory size in bytes.", process.residentMemoryBytes.map { Double($0) }),
+            ("process_virtual_memory_bytes", .gauge, "Virtual memory size in bytes.", process.virtualMemoryBytes.map { Double($0) }),
+            ("process_cpu_seconds_total", .counter, "Total user and system CPU time spent in seconds.", process.cpuSeconds),
+            ("process_start_time_seconds", .gauge, "Start time of the process since unix epoch in seconds.", process.startTimeSeconds),
+            ("process_open_fds", .gauge, "Number of open file descriptors.", process.openFileDescriptors.map { Double($0) }),
+            ("process_max_fds", .gauge, "Maximum number of open file descriptors.", process.maxFileDescriptors.map { Double($0) }),
+        ]
+        // A figure the system does not provide is left out, family and all.
+        for (name, kind, help, value) in gauges {
+            guard let value else { continue }
+            text.family(name, kind, help: help)
+            text.sample(name, value)
         }
         text.family("modelhost_build_info", .gauge, help: "Always 1; the version label names the running ModelHost.")
         text.sample("modelhost_build_info", labels: [("version", serverVersion)], 1)
