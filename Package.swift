@@ -42,6 +42,7 @@ let package = Package(
             name: "ModelHostHTTP",
             dependencies: [
                 "ModelHostCore", "ModelManifest", "ModelRegistry", "PluginLoader", "Scheduler", "Gatekeeper", "CircuitBreaker", "Telemetry",
+                "ModelHostLogging",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

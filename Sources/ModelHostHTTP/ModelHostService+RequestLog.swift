@@ -1,6 +1,7 @@
 import Gatekeeper
 import Logging
 import ModelHostCore
+import ModelHostLogging
 import ModelRegistry
 import NIOHTTP1
 import Telemetry
@@ -8,23 +9,15 @@ import Telemetry
 /// The request log and the edge's counts of refusals: one line per answered request, with ids,
 /// outcome and timings — never a key or any content.
 extension ModelHostService {
-    /// Logs one answered request at `info`.
-    func logRequest(_ summary: RequestSummary, status: HTTPResponseStatus, to requestLogger: Logger) {
-        let total = summary.total ?? summary.receivedAt.duration(to: .now)
-        var metadata: Logger.Metadata = [
-            "request_id": .string(summary.requestID),
-            "trace_id": .string(summary.trace.traceID),
-            "span_id": .string(summary.trace.parentID),
-            "status": .stringConvertible(Int(status.code)),
-            "code": .string(summary.code?.rawValue ?? VersionTelemetry.successLabel),
-            "total_seconds": .stringConvertible(total.seconds),
-        ]
-        if let model = summary.model { metadata["model"] = .string(model) }
-        if let version = summary.version { metadata["version"] = .string(version) }
-        if let keyID = summary.keyID { metadata["key_id"] = .string(keyID) }
-        if let queued = summary.queued { metadata["queue_seconds"] = .stringConvertible(queued.seconds) }
-        if let inference = summary.inference { metadata["inference_seconds"] = .stringConvertible(inference.seconds) }
-        requestLogger.info("request", metadata: metadata)
+    /// Writes one answered request's line.
+    func logRequest(_ summary: RequestSummary, status: HTTPResponseStatus, to requestLog: RequestLog) {
+        requestLog.write(RequestLog.Entry(
+            requestID: summary.requestID, traceID: summary.trace.traceID, spanID: summary.trace.parentID,
+            status: Int(status.code), code: summary.code?.rawValue ?? VersionTelemetry.successLabel,
+            total: summary.total ?? summary.receivedAt.duration(to: .now),
+            model: summary.model, version: summary.version, keyID: summary.keyID,
+            queued: summary.queued, inference: summary.inference
+        ))
     }
 
     /// Counts a refusal at admission by its reason: an authentication failure or a rate limit.

@@ -2,6 +2,7 @@ import CircuitBreaker
 import Gatekeeper
 import Logging
 import ModelHostCore
+import ModelHostLogging
 import ModelManifest
 import ModelRegistry
 import NIOCore
@@ -65,7 +66,7 @@ public final class ModelHostService: Sendable {
     let configuration: Configuration
     let logger: Logger
     /// Where the one line per answered request goes; `nil` logs none.
-    let requestLogger: Logger?
+    let requestLog: RequestLog?
     /// The edge's own counts: requests no version measured, refusals by reason and policy, and
     /// operators' rollbacks.
     public let counters: EdgeCounters
@@ -84,8 +85,8 @@ public final class ModelHostService: Sendable {
     ///   - configuration: What the server reports about itself.
     ///   - logger: Where refusals and plugin failures are logged, by key id, model, version and
     ///     request id, never with request content.
-    ///   - requestLogger: Where each answered request is logged, one line each at `info`;
-    ///     `nil`, the default, logs none.
+    ///   - requestLog: Where each answered request is logged, one line each; `nil`, the default,
+    ///     logs none.
     ///   - counters: Where the edge counts what no model version measures.
     public init(
         registry: ModelRegistry,
@@ -94,7 +95,7 @@ public final class ModelHostService: Sendable {
         control: (any ModelControl)? = nil,
         configuration: Configuration = .init(),
         logger: Logger = Logger(label: "modelhost.http"),
-        requestLogger: Logger? = nil,
+        requestLog: RequestLog? = nil,
         counters: EdgeCounters = EdgeCounters()
     ) {
         self.registry = registry
@@ -109,7 +110,7 @@ public final class ModelHostService: Sendable {
         }
         self.configuration = configuration
         self.logger = logger
-        self.requestLogger = requestLogger
+        self.requestLog = requestLog
         self.counters = counters
     }
 
@@ -157,9 +158,7 @@ public final class ModelHostService: Sendable {
         if !summary.isCountedByVersion {
             counters.edgeRequests.increment(summary.code?.rawValue ?? VersionTelemetry.successLabel)
         }
-        if let requestLogger, requestLogger.logLevel <= .info {
-            logRequest(summary, status: response.status, to: requestLogger)
-        }
+        if let requestLog { logRequest(summary, status: response.status, to: requestLog) }
     }
 
     private func decide(

@@ -129,6 +129,39 @@ struct JSONLine {
         bytes.append(contentsOf: text.utf8)
     }
 
+    /// Appends `value` in decimal digits.
+    mutating func appendInteger(_ value: Int) {
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        appendDigits(of: value.magnitude, minimumCount: 1)
+    }
+
+    /// Appends `duration` as a JSON number of seconds to the microsecond (`0.000412`, `12.500000`);
+    /// a negative duration, which no clock measures, as `0.000000`.
+    mutating func appendSeconds(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        guard seconds >= 0, attoseconds >= 0 else {
+            appendRaw("0.000000")
+            return
+        }
+        appendDigits(of: UInt(seconds), minimumCount: 1)
+        bytes.append(UInt8(ascii: "."))
+        appendDigits(of: UInt(attoseconds / 1_000_000_000_000), minimumCount: 6)
+    }
+
+    /// Appends `value` in decimal, zero-padded to at least `minimumCount` digits.
+    private mutating func appendDigits(of value: UInt, minimumCount: Int) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var rest = value
+            var start = digits.count
+            repeat {
+                start -= 1
+                digits[start] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
+                rest /= 10
+            } while rest > 0 || digits.count - start < minimumCount
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[start...]))
+        }
+    }
+
     /// Appends `timestamp` in RFC 3339 form, without quotes.
     mutating func appendTimestamp(_ timestamp: LogTimestamp) {
         timestamp.append(to: &bytes)

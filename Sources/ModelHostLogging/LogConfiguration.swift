@@ -28,4 +28,11 @@ public struct LogConfiguration: Sendable {
             return handler
         }
     }
+
+    /// The request log in this configuration's format and output, or `nil` when its level is
+    /// above `info`, the level request lines are written at.
+    public func makeRequestLog(label: String = "modelhost.request") -> RequestLog? {
+        guard level <= .info else { return nil }
+        return RequestLog(label: label, format: format, output: output)
+    }
 }

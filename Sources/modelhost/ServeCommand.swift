@@ -257,7 +257,7 @@ struct ServeCommand: AsyncParsableCommand {
         let unloader = VersionUnloader(registry: registry, scheduler: scheduler, gracePeriod: .seconds(shutdownTimeout))
         let service = ModelHostService(
             registry: registry, admission: gatekeeper, breakers: breakers, control: unloader, configuration: serviceConfiguration,
-            logger: Logger(label: "modelhost.http"), requestLogger: noRequestLog ? nil : Logger(label: "modelhost.request"), counters: counters
+            logger: Logger(label: "modelhost.http"), requestLog: noRequestLog ? nil : logConfiguration.makeRequestLog(), counters: counters
         )
         // Listen first: probes answer while the bundles load.
         let server = try await HTTPServer.bind(configuration: configuration, service: service)
