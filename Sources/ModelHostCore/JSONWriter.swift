@@ -133,6 +133,13 @@ public struct JSONWriter: Sendable {
         return true
     }
 
+    /// Appends a finite floating-point number, or `null` for `nil`, NaN or an infinity: a figure
+    /// that is not known yet, or not a number.
+    public mutating func number(orNull value: Double?) {
+        if let value, number(value) { return }
+        write(.null)
+    }
+
     /// Appends a boolean.
     public mutating func bool(_ value: Bool) {
         separate()

@@ -18,9 +18,11 @@ struct ExperimentReport {
         var predictions: PredictionTracker.Snapshot?
     }
 
-    /// The codes that count as the version's fault in the error ratio: the caller's mistakes
-    /// (validation, bad requests) are not.
-    static let serverFaults: Set<ModelHostError.Code> = [.pluginError, .internal, .unavailable, .timeout, .overloaded, .modelNotReady]
+    /// The outcome labels that count as the version's fault in the error ratio: the codes
+    /// answered with a 5xx status. The caller's mistakes (validation, bad requests) are not.
+    static let serverFaults: Set<String> = Set(
+        [ModelHostError.Code.pluginError, .internal, .unavailable, .timeout, .overloaded, .modelNotReady].map(\.rawValue)
+    )
 
     var model: String
     var mode: String
@@ -47,7 +49,7 @@ struct ExperimentReport {
     /// The share of a variant's requests that ended in a server-side fault; `nil` before any.
     static func errorRatio(_ requests: VersionTelemetry.Snapshot) -> (errors: UInt64, ratio: Double?) {
         let errors = requests.outcomes.reduce(UInt64(0)) { sum, outcome in
-            serverFaults.contains { $0.rawValue == outcome.key } ? sum &+ outcome.value : sum
+            serverFaults.contains(outcome.key) ? sum &+ outcome.value : sum
         }
         let total = requests.requests
         return (errors, total > 0 ? Double(errors) / Double(total) : nil)
@@ -84,40 +86,40 @@ struct ExperimentReport {
         writer.key("baseline")
         writer.bool(variant.isBaseline)
         writer.key("trafficPercent")
-        Self.number(variant.trafficPercent, to: &writer)
+        writer.number(orNull: variant.trafficPercent)
         writer.key("requests")
         writer.number(Int64(clamping: variant.requests.requests))
         let (errors, ratio) = Self.errorRatio(variant.requests)
         writer.key("errors")
         writer.number(Int64(clamping: errors))
         writer.key("errorRatio")
-        Self.number(ratio, to: &writer)
+        writer.number(orNull: ratio)
         writer.key("latencyP50Seconds")
-        Self.number(variant.requests.total.quantile(0.5), to: &writer)
+        writer.number(orNull: variant.requests.total.quantile(0.5))
         writer.key("latencyP99Seconds")
-        Self.number(variant.requests.total.quantile(0.99), to: &writer)
+        writer.number(orNull: variant.requests.total.quantile(0.99))
         writer.key("tracked")
         writer.beginArray()
         for output in variant.predictions?.outputs ?? [] {
             writer.beginObject()
             writer.key("output")
             writer.string(output.name)
+            let total = output.windowCounts.reduce(0, &+)
             writer.key("count")
-            writer.number(Int64(clamping: output.windowCounts.reduce(0, &+)))
+            writer.number(Int64(clamping: total))
             writer.key("bins")
             writer.beginArray()
-            let total = Double(output.windowCounts.reduce(0, &+))
             for (label, count) in zip(output.binLabels, output.windowCounts) {
                 writer.beginObject()
                 writer.key("label")
                 writer.string(label)
                 writer.key("fraction")
-                Self.number(total > 0 ? Double(count) / total : 0, to: &writer)
+                writer.number(orNull: total > 0 ? Double(count) / Double(total) : 0)
                 writer.endObject()
             }
             writer.endArray()
             writer.key("psiVsReference")
-            Self.number(output.psi, to: &writer)
+            writer.number(orNull: output.psi)
             writer.key("drifting")
             writer.bool(output.isDrifting)
             writer.endObject()
@@ -145,16 +147,9 @@ struct ExperimentReport {
             }
             let (expected, actual) = (counts(reference), counts(output))
             let isComparable = expected.reduce(0, +) > 0 && actual.reduce(0, +) > 0
-            Self.number(isComparable ? PopulationStability.index(reference: expected, recent: actual) : nil, to: &writer)
+            writer.number(orNull: isComparable ? PopulationStability.index(reference: expected, recent: actual) : nil)
         }
         writer.endObject()
         writer.endObject()
-    }
-
-    private static func number(_ value: Double?, to writer: inout JSONWriter) {
-        guard let value, writer.number(value) else {
-            writer.write(.null)
-            return
-        }
     }
 }

@@ -86,8 +86,7 @@ extension ModelHostService {
                 writer.beginObject()
                 for output in predictions.outputs {
                     writer.key(output.name)
-                    if let psi = output.psi, writer.number(psi) { continue }
-                    writer.write(.null)
+                    writer.number(orNull: output.psi)
                 }
                 writer.endObject()
             }

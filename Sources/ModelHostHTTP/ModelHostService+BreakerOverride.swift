@@ -17,7 +17,7 @@ extension ModelHostService {
         do throws(ModelHostError) {
             override = try Self.requestedOverride(in: body)
         } catch {
-            completion(HTTPResponse(error: error).adding(requestID: request.requestID))
+            completion(HTTPResponse(error: error))
             return
         }
         logger.notice("breaker override", metadata: [
@@ -26,7 +26,7 @@ extension ModelHostService {
         ])
         guard let breakers else {
             let snapshot = request.resolution.serving.overrideBreaker(override)
-            completion(Self.overrideResponse(snapshot, model: record.name, version: record.version).adding(requestID: request.requestID))
+            completion(Self.overrideResponse(snapshot, model: record.name, version: record.version))
             return
         }
         Task {
@@ -37,7 +37,7 @@ extension ModelHostService {
             } catch {
                 response = HTTPResponse(error: error)
             }
-            completion(response.adding(requestID: request.requestID))
+            completion(response)
         }
     }
 
@@ -70,14 +70,5 @@ extension ModelHostService {
         write(snapshot, to: &writer)
         writer.endObject()
         return .json(.ok, writer.bytes, modelVersion: version)
-    }
-}
-
-extension HTTPResponse {
-    /// The response with the request's id.
-    func adding(requestID: String) -> HTTPResponse {
-        var response = self
-        response.headers.replaceOrAdd(name: ModelHostService.requestIDHeader, value: requestID)
-        return response
     }
 }

@@ -185,7 +185,6 @@ extension ModelHostService {
         response.summary = summary
         // Neither a success nor an error response carries these yet.
         for header in request.responseHeaders { response.headers.add(name: header.name, value: header.value) }
-        response.headers.add(name: Self.requestIDHeader, value: request.requestID)
         return response
     }
 

@@ -11,10 +11,11 @@ import Telemetry
 extension ModelHostService {
     /// Writes one answered request's line.
     func logRequest(_ summary: RequestSummary, status: HTTPResponseStatus, to requestLog: RequestLog) {
+        let origin = summary.origin
         requestLog.write(RequestLog.Entry(
-            requestID: summary.requestID, traceID: summary.trace.traceID, spanID: summary.trace.parentID,
+            requestID: origin.requestID, traceID: origin.trace.traceID, spanID: origin.trace.parentID,
             status: Int(status.code), code: summary.code?.rawValue ?? VersionTelemetry.successLabel,
-            total: summary.total ?? summary.receivedAt.duration(to: .now),
+            total: summary.total ?? origin.receivedAt.duration(to: .now),
             model: summary.model, version: summary.version, keyID: summary.keyID,
             queued: summary.queued, inference: summary.inference
         ))
@@ -34,17 +35,13 @@ extension ModelHostService {
 extension ModelHostService {
     /// Logs a version's tracked outputs drifting from their reference, or coming back.
     func logDrift(_ change: PredictionTracker.DriftChange, record: ModelVersionRecord) {
-        var metadata: Logger.Metadata = ["event": "drift_alarm", "model": .string(record.name), "version": .string(record.version)]
-        switch change {
-        case .started(let output, let psi):
-            metadata["output"] = .string(output)
-            metadata["psi"] = .stringConvertible(psi)
-            logger.warning("predictions drifting from their reference", metadata: metadata)
-        case .cleared(let output, let psi):
-            metadata["event"] = "drift_cleared"
-            metadata["output"] = .string(output)
-            metadata["psi"] = .stringConvertible(psi)
-            logger.notice("predictions back within the drift threshold", metadata: metadata)
+        let (level, message, event, output, psi): (Logger.Level, Logger.Message, String, String, Double) = switch change {
+        case .started(let output, let psi): (.warning, "predictions drifting from their reference", "drift_alarm", output, psi)
+        case .cleared(let output, let psi): (.notice, "predictions back within the drift threshold", "drift_cleared", output, psi)
         }
+        logger.log(level: level, message, metadata: [
+            "event": .string(event), "model": .string(record.name), "version": .string(record.version),
+            "output": .string(output), "psi": .stringConvertible(psi),
+        ])
     }
 }

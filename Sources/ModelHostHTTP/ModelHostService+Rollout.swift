@@ -33,7 +33,7 @@ extension ModelHostService {
     /// once, or, for an unload, when the control has finished.
     func respondToControl(_ request: AdmittedRequest, body: ByteBuffer, completion: @escaping @Sendable (HTTPResponse) -> Void) {
         let finish: @Sendable (HTTPResponse) -> Void = { response in
-            var response = response.adding(requestID: request.requestID)
+            var response = response
             for header in request.responseHeaders { response.headers.replaceOrAdd(name: header.name, value: header.value) }
             completion(response)
         }

@@ -140,7 +140,7 @@ public final class ModelHostService: Sendable {
         var decision = decide(route: route, head: head, path: path, origin: origin, clientAddress: clientAddress, keyID: &keyID, memo: &memo)
         if case .respond(var response) = decision, response.summary == nil {
             response.summary = RequestSummary(
-                requestID: requestID, trace: trace, receivedAt: receivedAt, keyID: keyID, model: route.namedModel,
+                origin: origin, keyID: keyID, model: route.namedModel,
                 version: response.headers.first(name: HTTPResponse.modelVersionHeader), code: response.errorCode
             )
             decision = .respond(response)
@@ -153,8 +153,8 @@ public final class ModelHostService: Sendable {
     /// just before it is written.
     func finish(_ response: inout HTTPResponse) {
         guard let summary = response.summary else { return }
-        response.headers.replaceOrAdd(name: Self.requestIDHeader, value: summary.requestID)
-        response.headers.replaceOrAdd(name: Self.traceparentHeader, value: summary.trace.traceparent)
+        response.headers.replaceOrAdd(name: Self.requestIDHeader, value: summary.origin.requestID)
+        response.headers.replaceOrAdd(name: Self.traceparentHeader, value: summary.origin.trace.traceparent)
         if !summary.isCountedByVersion {
             counters.edgeRequests.increment(summary.code?.rawValue ?? VersionTelemetry.successLabel)
         }
@@ -392,7 +392,7 @@ final class AdmittedRequest: Sendable {
     /// The summary of this request's answer, before the version's measurements are added.
     func summary(code: ModelHostError.Code?) -> RequestSummary {
         RequestSummary(
-            requestID: origin.requestID, trace: origin.trace, receivedAt: origin.receivedAt, keyID: keyID,
+            origin: origin, keyID: keyID,
             model: resolved?.record.name ?? route.namedModel, version: resolved?.record.version, code: code
         )
     }

@@ -3,12 +3,8 @@ import ModelHostCore
 /// What the request log and the edge's counts say about one answered request: who asked, which
 /// model version answered, how it ended and how long each part took. Never any content.
 struct RequestSummary: Sendable {
-    /// The request id, the caller's or generated.
-    var requestID: String
-    /// This hop's trace context: the caller's trace continued, or a new one.
-    var trace: TraceContext
-    /// When the request's head was read.
-    var receivedAt: ContinuousClock.Instant
+    /// Who asked and when: the request id, the trace, the head's arrival.
+    var origin: RequestOrigin
     /// The key that was admitted, if any: its id, never the key.
     var keyID: String?
     /// The model the request named, if any.

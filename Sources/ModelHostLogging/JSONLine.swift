@@ -132,7 +132,7 @@ struct JSONLine {
     /// Appends `value` in decimal digits.
     mutating func appendInteger(_ value: Int) {
         if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        appendDigits(of: value.magnitude, minimumCount: 1)
+        appendDecimal(value.magnitude, minimumDigits: 1, to: &bytes)
     }
 
     /// Appends `duration` as a JSON number of seconds to the microsecond (`0.000412`, `12.500000`);
@@ -143,23 +143,9 @@ struct JSONLine {
             appendRaw("0.000000")
             return
         }
-        appendDigits(of: UInt(seconds), minimumCount: 1)
+        appendDecimal(UInt(seconds), minimumDigits: 1, to: &bytes)
         bytes.append(UInt8(ascii: "."))
-        appendDigits(of: UInt(attoseconds / 1_000_000_000_000), minimumCount: 6)
-    }
-
-    /// Appends `value` in decimal, zero-padded to at least `minimumCount` digits.
-    private mutating func appendDigits(of value: UInt, minimumCount: Int) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
-            var rest = value
-            var start = digits.count
-            repeat {
-                start -= 1
-                digits[start] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
-                rest /= 10
-            } while rest > 0 || digits.count - start < minimumCount
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[start...]))
-        }
+        appendDecimal(UInt(attoseconds / 1_000_000_000_000), minimumDigits: 6, to: &bytes)
     }
 
     /// Appends `timestamp` in RFC 3339 form, without quotes.

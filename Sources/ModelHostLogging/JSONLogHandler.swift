@@ -71,25 +71,14 @@ public struct JSONLogHandler: LogHandler {
         line.appendString(event.message.description)
         MetadataOrder.forEach(in: metadata) { key, value in
             line.appendByte(UInt8(ascii: ","))
-            var key = key
-            let isFixedName = key.withUTF8(Self.isFixedName)
-            line.appendMember(key: isFixedName ? Self.prefixedName(for: key, in: metadata) : key, value: value)
+            line.appendMember(key: Self.fixedNames.contains(key) ? Self.prefixedName(for: key, in: metadata) : key, value: value)
         }
         line.appendRaw("}\n")
         output.write(line: line.bytes)
     }
 
-    /// The names every line starts with, indexed by length: a key of another length is none of them.
-    private static let fixedNames: [[UInt8]] = [
-        [], [], [], [], Array("time".utf8), Array("level".utf8), Array("logger".utf8), Array("message".utf8),
-    ]
-
-    /// Whether a metadata key is one of the names every line starts with.
-    static func isFixedName(_ key: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard key.count < fixedNames.count else { return false }
-        let name = fixedNames[key.count]
-        return !name.isEmpty && name.first == key.first && name.elementsEqual(key)
-    }
+    /// The names every line starts with.
+    private static let fixedNames: Set<String> = ["time", "level", "logger", "message"]
 
     /// A fixed name behind as many `meta_` prefixes as it takes to clash with no other key.
     static func prefixedName(for key: String, in metadata: Logger.Metadata) -> String {

@@ -33,19 +33,19 @@ struct LogTimestamp: Hashable, Sendable {
     func append(to bytes: inout [UInt8]) {
         let (days, secondOfDay) = floorDivision(seconds, 86_400)
         let (year, month, day) = Self.civilDate(daysSinceEpoch: days)
-        appendDigits(min(max(year, 0), 9999), count: 4, to: &bytes)
+        appendDecimal(UInt(min(max(year, 0), 9999)), minimumDigits: 4, to: &bytes)
         bytes.append(UInt8(ascii: "-"))
-        appendDigits(month, count: 2, to: &bytes)
+        appendDecimal(UInt(month), minimumDigits: 2, to: &bytes)
         bytes.append(UInt8(ascii: "-"))
-        appendDigits(day, count: 2, to: &bytes)
+        appendDecimal(UInt(day), minimumDigits: 2, to: &bytes)
         bytes.append(UInt8(ascii: "T"))
-        appendDigits(Int(secondOfDay / 3600), count: 2, to: &bytes)
+        appendDecimal(UInt(secondOfDay / 3600), minimumDigits: 2, to: &bytes)
         bytes.append(UInt8(ascii: ":"))
-        appendDigits(Int(secondOfDay / 60 % 60), count: 2, to: &bytes)
+        appendDecimal(UInt(secondOfDay / 60 % 60), minimumDigits: 2, to: &bytes)
         bytes.append(UInt8(ascii: ":"))
-        appendDigits(Int(secondOfDay % 60), count: 2, to: &bytes)
+        appendDecimal(UInt(secondOfDay % 60), minimumDigits: 2, to: &bytes)
         bytes.append(UInt8(ascii: "."))
-        appendDigits(milliseconds, count: 3, to: &bytes)
+        appendDecimal(UInt(milliseconds), minimumDigits: 3, to: &bytes)
         bytes.append(UInt8(ascii: "Z"))
     }
 
@@ -80,15 +80,17 @@ private func floorDivision(_ value: Int64, _ divisor: Int64) -> (quotient: Int64
     return (quotient, value - quotient * divisor)
 }
 
-/// `value` (non-negative) as exactly `count` decimal digits, zero-padded.
-@inline(__always)
-private func appendDigits(_ value: Int, count: Int, to bytes: inout [UInt8]) {
-    var divisor = 1
-    for _ in 1..<count { divisor *= 10 }
-    var rest = value
-    while divisor > 0 {
-        bytes.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest / divisor % 10))
-        rest %= divisor
-        divisor /= 10
+/// Appends `value` in decimal digits, zero-padded to at least `minimumDigits`: the one way log
+/// lines write a whole number, in their time stamps and in their fields.
+func appendDecimal(_ value: UInt, minimumDigits: Int, to bytes: inout [UInt8]) {
+    withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+        var rest = value
+        var start = digits.count
+        repeat {
+            start -= 1
+            digits[start] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
+            rest /= 10
+        } while rest > 0 || (digits.count - start < minimumDigits && start > 0)
+        bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[start...]))
     }
 }

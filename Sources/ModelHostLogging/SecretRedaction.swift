@@ -1,6 +1,6 @@
 import Logging
 
-/// Hides the values of log metadata and HTTP headers whose names look like they hold a secret.
+/// Hides the values of log metadata whose names look like they hold a secret.
 ///
 /// A name looks secret when it contains, ignoring ASCII case, any of `authorization`, `x-api-key`,
 /// `api_key`, `apikey`, `api-key`, `password`, `token`, `secret` or `cookie` — so `Authorization`,
@@ -91,13 +91,6 @@ public enum SecretRedaction {
             return .dictionary(redact(dictionary))
         case .array(let elements):
             return .array(elements.map { redact($0) ?? $0 })
-        }
-    }
-
-    /// `headers` in their order, each secret-named header's value replaced by `placeholder`.
-    public static func redactHeaders(_ headers: [(name: String, value: String)]) -> [(name: String, value: String)] {
-        headers.map { header in
-            isSecret(header.name) ? (name: header.name, value: placeholder) : header
         }
     }
 

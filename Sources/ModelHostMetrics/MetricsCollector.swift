@@ -163,7 +163,7 @@ public struct MetricsCollector: Sendable {
         text.family("modelhost_model_rollout", .gauge, help: "1 for the model's rollout mode: stable, canary, split or pinned.")
         for name in names {
             let mode = (snapshot.rollouts[name] ?? RolloutState()).mode
-            for candidate in ["stable", "canary", "split", "pinned"] {
+            for candidate in RolloutState.modes {
                 text.sample("modelhost_model_rollout", labels: [("model", name), ("mode", candidate)], candidate == mode ? 1 : 0)
             }
         }

@@ -61,31 +61,10 @@ public final class ModelRegistry: Sendable {
             models.keys.contains { activeVersion(of: $0) != nil }
         }
 
-        /// The percent of unversioned traffic each ready version of `model` gets, as
-        /// ``RolloutState/version(forBucket:ready:)`` shares it out, lowest version first; versions
-        /// that get none are left out.
+        /// The percent of unversioned traffic each ready version of `model` gets
+        /// (``RolloutState/trafficShares(ready:)``), lowest version first.
         public func trafficShares(of model: String) -> [(version: String, percent: Double)] {
-            let ready = readyVersions(of: model)
-            guard !ready.isEmpty else { return [] }
-            let state = rollouts[model] ?? RolloutState()
-            var shares: [String: Double] = [:]
-            if state.pinned == nil, let split = state.split {
-                let variants = split.filter { ready.contains($0.version) && $0.weight > 0 }
-                let total = variants.reduce(0) { $0 + $1.weight }
-                if total > 0 {
-                    for variant in variants { shares[variant.version, default: 0] += variant.weight / total * 100 }
-                    return ready.compactMap { version in shares[version].map { (version, $0) } }
-                }
-            }
-            let active = state.activeVersion(ready: ready)
-            if state.pinned == nil, let canary = state.canary, ready.contains(canary.version) {
-                let percent = max(0, min(100, canary.percent))
-                shares[canary.version, default: 0] += percent
-                if let active { shares[active, default: 0] += 100 - percent }
-            } else if let active {
-                shares[active] = 100
-            }
-            return ready.compactMap { version in shares[version].map { (version, $0) } }
+            (rollouts[model] ?? RolloutState()).trafficShares(ready: readyVersions(of: model))
         }
     }
 

@@ -54,6 +54,9 @@ public struct RolloutState: Sendable, Hashable, Codable {
     /// A state with nothing decided.
     public init() {}
 
+    /// Every ``mode``, in the order metrics list them.
+    public static let modes = ["stable", "canary", "split", "pinned"]
+
     /// How unversioned traffic is shared: `pinned` (one version, by an operator), `split`,
     /// `canary`, or `stable` (the active version takes everything).
     public var mode: String {
@@ -87,23 +90,50 @@ public struct RolloutState: Sendable, Hashable, Codable {
     ///     ``bucket(of:model:)``), so a caller never flips between versions.
     ///   - ready: The model's ready versions, lowest to highest.
     public func version(forBucket bucket: Int, ready: [String]) -> String? {
-        if pinned == nil, let split {
-            let variants = split.filter { ready.contains($0.version) && $0.weight > 0 }
-            let total = variants.reduce(0) { $0 + $1.weight }
-            if total > 0 {
-                var edge = 0.0
-                let point = Double(bucket) / 10_000 * total
-                for variant in variants {
-                    edge += variant.weight
-                    if point < edge { return variant.version }
-                }
-                return variants.last?.version
+        if let (variants, total) = liveSplit(ready: ready) {
+            var edge = 0.0
+            let point = Double(bucket) / 10_000 * total
+            for variant in variants {
+                edge += variant.weight
+                if point < edge { return variant.version }
             }
+            return variants.last?.version
         }
-        if pinned == nil, let canary, ready.contains(canary.version), Double(bucket) < canary.percent * 100 {
+        if let canary = liveCanary(ready: ready), Double(bucket) < canary.percent * 100 {
             return canary.version
         }
         return activeVersion(ready: ready)
+    }
+
+    /// The percent of unversioned traffic each of the `ready` versions gets, as
+    /// ``version(forBucket:ready:)`` shares the buckets out, lowest version first; versions that
+    /// get none are left out.
+    public func trafficShares(ready: [String]) -> [(version: String, percent: Double)] {
+        var shares: [String: Double] = [:]
+        if let (variants, total) = liveSplit(ready: ready) {
+            for variant in variants { shares[variant.version, default: 0] += variant.weight / total * 100 }
+        } else {
+            let canary = liveCanary(ready: ready)
+            let canaryPercent = canary.map { max(0, min(100, $0.percent)) } ?? 0
+            if let canary, canaryPercent > 0 { shares[canary.version, default: 0] += canaryPercent }
+            if let active = activeVersion(ready: ready), canaryPercent < 100 { shares[active, default: 0] += 100 - canaryPercent }
+        }
+        return ready.compactMap { version in shares[version].map { (version, $0) } }
+    }
+
+    /// The split's variants that take traffic (ready, with a positive weight) and their total
+    /// weight, when a split is in force: not pinned, and some variant takes traffic.
+    private func liveSplit(ready: [String]) -> (variants: [Variant], total: Double)? {
+        guard pinned == nil, let split else { return nil }
+        let variants = split.filter { ready.contains($0.version) && $0.weight > 0 }
+        let total = variants.reduce(0) { $0 + $1.weight }
+        return total > 0 ? (variants, total) : nil
+    }
+
+    /// The canary, when it is in force: not pinned, and its version ready.
+    private func liveCanary(ready: [String]) -> Canary? {
+        guard pinned == nil, let canary, ready.contains(canary.version) else { return nil }
+        return canary
     }
 
     /// A caller's bucket for `model`: FNV-1a of the two, in `0..<10_000`.

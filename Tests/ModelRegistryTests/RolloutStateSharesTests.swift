@@ -91,4 +91,29 @@ import Testing
         #expect(Self.counts(state) == ["1.0.0": 10_000])
         #expect(state.rolledBack == ["1.1.0": "rolled back by an operator"])
     }
+
+    @Test func trafficSharesAreWhatTheBucketsGive() throws {
+        var canary = RolloutState()
+        _ = try canary.promote("1.0.0", ready: Self.ready)
+        _ = try canary.startCanary("1.1.0", percent: 30, ready: Self.ready)
+        var split = RolloutState()
+        _ = try split.startSplit([.init(version: "1.0.0", weight: 1), .init(version: "1.1.0", weight: 3)], ready: Self.ready)
+        var pinned = canary
+        _ = try pinned.pin("1.0.0", ready: Self.ready)
+        var wide = RolloutState()
+        _ = try wide.promote("1.0.0", ready: Self.ready)
+        _ = try wide.startCanary("1.1.0", percent: 99.5, ready: Self.ready)
+        for state in [RolloutState(), canary, split, pinned, wide] {
+            // Every bucket once: the share of each version, in percent.
+            var buckets: [String: Int] = [:]
+            for bucket in 0..<10_000 {
+                if let version = state.version(forBucket: bucket, ready: Self.ready) { buckets[version, default: 0] += 1 }
+            }
+            let shares = state.trafficShares(ready: Self.ready)
+            #expect(shares.map(\.version) == Self.ready.filter { buckets[$0] != nil }, "\(state.mode)")
+            for (version, percent) in shares {
+                #expect(abs(percent - Double(buckets[version] ?? 0) / 100) < 1e-9, "\(state.mode): \(version)")
+            }
+        }
+    }
 }
